@@ -1,0 +1,197 @@
+//! The `audex` command line: argument parsing and output. The commands themselves live in
+//! the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::plugin::{Runtime, RuntimeOptions};
+use crate::run::{RunOptions, run_pipeline};
+use crate::sample::{SampleFormat, SampleSpec};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Export warehouse segments to advertising platforms as custom audiences, through sandboxed
+/// WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "audex", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline: read the segment, normalize and hash it in the plugin, upload it.
+    #[command(
+        after_help = "Examples:\n  audex run pipelines/quickstart.yaml --dry-run --out out/\n  audex run pipelines/vip.yaml --json"
+    )]
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Send nothing: write every request to OUT/requests.jsonl with synthetic answers.
+        #[arg(long)]
+        dry_run: bool,
+        /// Directory for report.json, rejects.csv and (dry runs) requests.jsonl.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the report as JSON on stdout instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check pipelines without sending anything: schema, plugin settings, source columns.
+    Validate {
+        /// Pipeline files.
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+    },
+    /// Write a generated sample segment (messy, realistic rows) to a file.
+    Sample {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Rows.
+        #[arg(long, default_value_t = 3000)]
+        rows: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of invalid values per column.
+        #[arg(long, default_value_t = 0.05)]
+        invalid_share: f64,
+        /// File format (default: from the extension).
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Parquet,
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,audex=info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn runtime() -> Result<Runtime, ExitCode> {
+    Runtime::new(RuntimeOptions::default()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(crate::exit::INTERNAL as u8)
+    })
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match cli.command {
+        Command::Run {
+            pipeline,
+            dry_run,
+            out,
+            json,
+        } => {
+            let runtime = match runtime() {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let outcome = run_pipeline(
+                &runtime,
+                &pipeline,
+                &RunOptions {
+                    dry_run,
+                    out_dir: out,
+                },
+            );
+            if let Some(report) = &outcome.report {
+                if json {
+                    match serde_json::to_string_pretty(report) {
+                        Ok(text) => println!("{text}"),
+                        Err(e) => eprintln!("error: {e}"),
+                    }
+                } else {
+                    print!("{}", report.summary());
+                }
+            }
+            if let Some(e) = &outcome.error {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(outcome.exit_code() as u8)
+        }
+        Command::Validate { pipelines } => {
+            let runtime = match runtime() {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let mut code = crate::exit::SUCCESS;
+            for path in pipelines {
+                let result = crate::pipeline::LoadedPipeline::load(&path)
+                    .map_err(crate::AudexError::from)
+                    .and_then(|p| crate::run::prepare(&runtime, &p));
+                match result {
+                    Ok(prepared) => {
+                        println!(
+                            "{}: ok ({} to {}, audiences: {})",
+                            path.display(),
+                            prepared.plugin.label(),
+                            prepared.plan.account.as_deref().unwrap_or("?"),
+                            prepared.plan.audiences.join(", ")
+                        );
+                        for w in &prepared.plan.warnings {
+                            println!("{}: warning: {w}", path.display());
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = code.max(e.exit_code());
+                    }
+                }
+            }
+            ExitCode::from(code as u8)
+        }
+        Command::Sample {
+            out,
+            rows,
+            seed,
+            invalid_share,
+            format,
+        } => {
+            let format = match format {
+                Some(FormatArg::Csv) => SampleFormat::Csv,
+                Some(FormatArg::Parquet) => SampleFormat::Parquet,
+                None if out.extension().is_some_and(|e| e == "parquet") => SampleFormat::Parquet,
+                None => SampleFormat::Csv,
+            };
+            let spec = SampleSpec {
+                rows,
+                seed,
+                invalid_share,
+            };
+            match crate::sample::write(&out, format, &spec) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(crate::exit::INTERNAL as u8)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! audex: export warehouse segments to advertising platforms as custom audiences, through
+//! sandboxed WebAssembly component plugins.
+//!
+//! The host (this crate) owns all I/O: it reads the pipeline ([`pipeline`]) and the segment
+//! ([`source`]), runs the destination plugin in wasmtime ([`plugin`]), performs its HTTP
+//! requests with the credentials the plugin never sees ([`http`]), and writes the report
+//! ([`report`]). [`run`] ties them together for `audex run`.
+
+pub mod cli;
+pub mod error;
+pub mod http;
+pub mod pipeline;
+pub mod plugin;
+pub mod report;
+pub mod resources;
+pub mod run;
+pub mod sample;
+pub mod source;
+
+pub use error::{AudexError, exit};

@@ -1,0 +1,275 @@
+//! The plugin manifest (`<plugin>.toml` beside `<plugin>.wasm`): identity, the WIT version it
+//! targets, resource limits, the HTTP endpoints it may reach and how the host authenticates
+//! them, and the secrets it may ask the host to place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A plugin manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Plugin name, e.g. `facebook`.
+    pub name: String,
+    /// Plugin version (semver).
+    pub version: String,
+    /// The `audex:destination` WIT version it was built against, e.g. `0.1.0`.
+    pub wit: String,
+    /// One line on what it does.
+    #[serde(default)]
+    pub description: String,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Logical HTTP endpoints by name.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Endpoint>,
+    /// Names of the secrets the plugin may refer to (`access-token`, `app-secret`...).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+/// Sandbox limits a plugin asks for; the host caps them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Linear memory cap, MiB.
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u64,
+    /// Longest CPU time between two host calls, milliseconds.
+    #[serde(default = "default_deadline_ms")]
+    pub cpu_deadline_ms: u64,
+}
+
+fn default_memory_mib() -> u64 {
+    512
+}
+
+fn default_deadline_ms() -> u64 {
+    10_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_mib: default_memory_mib(),
+            cpu_deadline_ms: default_deadline_ms(),
+        }
+    }
+}
+
+/// How the host authenticates requests to an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <access-token>`.
+    #[default]
+    Bearer,
+    /// No credentials.
+    None,
+    /// An HMAC-SHA256 of the body, keyed with a secret, in a header.
+    HmacBody,
+}
+
+/// An HMAC-SHA256 proof of one secret keyed by another, added as a query parameter
+/// (Facebook's `appsecret_proof`). Skipped when the key secret is not configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    /// Query parameter name.
+    pub param: String,
+    /// The secret used as HMAC key.
+    pub key: String,
+    /// The secret that is signed.
+    pub of: String,
+}
+
+/// A logical endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// The production base URL, e.g. `https://graph.facebook.com`.
+    pub base_url: String,
+    /// Destination settings key that overrides the base URL (e.g. `graph_url`); the host
+    /// consumes it and does not pass it to the plugin.
+    #[serde(default)]
+    pub url_setting: Option<String>,
+    /// Environment variable that overrides the base URL (e.g. `AUDEX_GRAPH_URL`).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Hosts the plugin may reach through this endpoint, beside an explicitly configured one.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Authentication scheme.
+    #[serde(default)]
+    pub auth: AuthScheme,
+    /// The secret the scheme uses (`access-token` for bearer).
+    #[serde(default = "default_auth_secret")]
+    pub auth_secret: String,
+    /// Header carrying the body HMAC for `hmac-body`.
+    #[serde(default)]
+    pub hmac_header: Option<String>,
+    /// Optional proof parameter.
+    #[serde(default)]
+    pub proof: Option<Proof>,
+}
+
+fn default_auth_secret() -> String {
+    "access-token".to_owned()
+}
+
+/// A manifest or plugin loading problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not a built-in name nor a `.wasm` path.
+    #[error(
+        "unknown plugin `{name}`: expected a built-in plugin ({builtins}) or a path to a .wasm file"
+    )]
+    UnknownPlugin {
+        /// What was asked for.
+        name: String,
+        /// The built-in names.
+        builtins: String,
+    },
+    /// A file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The manifest is malformed.
+    #[error("{origin}: invalid plugin manifest: {message}")]
+    Invalid {
+        /// Which manifest.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The plugin targets a WIT version this host does not run.
+    #[error(
+        "plugin `{name}` {version} targets audex:destination@{wit}, which this host does not support (supported: {supported})"
+    )]
+    UnsupportedWit {
+        /// Plugin name.
+        name: String,
+        /// Plugin version.
+        version: String,
+        /// Its WIT version.
+        wit: String,
+        /// What the host supports.
+        supported: String,
+    },
+}
+
+impl Manifest {
+    /// Reads and checks a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks manifest text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let invalid = |message: String| ManifestError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        };
+        let manifest: Manifest = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        manifest.check_wit()?;
+        for (name, endpoint) in &manifest.endpoints {
+            if !endpoint.base_url.starts_with("https://")
+                && !endpoint.base_url.starts_with("http://")
+            {
+                return Err(invalid(format!(
+                    "endpoints.{name}.base_url must be an http(s) URL"
+                )));
+            }
+            if endpoint.auth == AuthScheme::HmacBody && endpoint.hmac_header.is_none() {
+                return Err(invalid(format!(
+                    "endpoints.{name}: auth = \"hmac-body\" needs hmac_header"
+                )));
+            }
+        }
+        Ok(manifest)
+    }
+
+    fn check_wit(&self) -> Result<(), ManifestError> {
+        let mut parts = self.wit.split('.').map(|p| p.parse::<u64>().ok());
+        let version = (
+            parts.next().flatten(),
+            parts.next().flatten(),
+            parts.next().flatten(),
+        );
+        let supported = super::SUPPORTED_WIT
+            .iter()
+            .map(|(ma, mi)| format!("{ma}.{mi}.x"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match version {
+            (Some(major), Some(minor), Some(_))
+                if super::SUPPORTED_WIT.contains(&(major, minor)) =>
+            {
+                Ok(())
+            }
+            _ => Err(ManifestError::UnsupportedWit {
+                name: self.name.clone(),
+                version: self.version.clone(),
+                wit: self.wit.clone(),
+                supported,
+            }),
+        }
+    }
+
+    /// Destination settings keys the host consumes for this plugin's endpoints.
+    pub fn host_setting_keys(&self) -> Vec<&str> {
+        self.endpoints
+            .values()
+            .filter_map(|e| e.url_setting.as_deref())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "x"
+version = "1.0.0"
+wit = "0.1.0"
+[endpoints.api]
+base_url = "https://api.example.com"
+allowed_hosts = ["api.example.com"]
+"#;
+
+    #[test]
+    fn parses_a_manifest() {
+        let m = Manifest::parse(GOOD, "test").expect("valid");
+        assert_eq!(m.limits.memory_mib, 512);
+        assert_eq!(m.endpoints["api"].auth, AuthScheme::Bearer);
+    }
+
+    #[test]
+    fn refuses_unsupported_wit_with_name_version_and_range() {
+        let text = GOOD.replace("0.1.0", "0.9.0");
+        let e = Manifest::parse(&text, "test").expect_err("unsupported");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`x` 1.0.0") && msg.contains("0.9.0") && msg.contains("0.1.x"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_keys() {
+        let text = format!("{GOOD}\nsurprise = 1\n");
+        assert!(Manifest::parse(&text, "test").is_err());
+    }
+}

@@ -1,0 +1,355 @@
+//! `audex run`: pipeline -> plugin plan -> source -> export -> report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use crate::error::AudexError;
+use crate::http::dry_run::DryRunTransport;
+use crate::http::{Mediator, Transport};
+use crate::pipeline::LoadedPipeline;
+use crate::plugin::bindings::exports::audex::destination::destination as wit;
+use crate::plugin::imports::Services;
+use crate::plugin::runtime::LoadedPlugin;
+use crate::plugin::{ExportInputs, PluginError, PluginSource, Runtime};
+use crate::report::{AudienceReport, ErrorReport, LookalikeReport, RunReport, RunStatus};
+use crate::source::prefetch::Prefetcher;
+use crate::source::{ColumnMapping, DEFAULT_BATCH_ROWS, SegmentStream, SourceSpec, expand};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Send nothing: record requests and answer them synthetically.
+    pub dry_run: bool,
+    /// Where to write `report.json`, `requests.jsonl` (dry runs) and `rejects.csv`.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The result of a run: the report when the run got far enough to have one, and the error
+/// when it failed.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The report (status `failed` when `error` is set).
+    pub report: Option<RunReport>,
+    /// The failure.
+    pub error: Option<AudexError>,
+}
+
+impl RunOutcome {
+    /// The process exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.error
+            .as_ref()
+            .map_or(crate::exit::SUCCESS, AudexError::exit_code)
+    }
+}
+
+/// Runs a pipeline file.
+pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> RunOutcome {
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let pipeline = match LoadedPipeline::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            return RunOutcome {
+                report: None,
+                error: Some(e.into()),
+            };
+        }
+    };
+    let mut report = RunReport {
+        pipeline: pipeline.pipeline.name.clone(),
+        plugin: pipeline.plugin().to_owned(),
+        ad_account: None,
+        status: RunStatus::Failed,
+        dry_run: options.dry_run,
+        started_at,
+        duration_s: 0.0,
+        rows_read: 0,
+        audiences: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+        peak_rss_bytes: None,
+    };
+    let result = execute(runtime, &pipeline, options, &mut report);
+    report.duration_s = started.elapsed().as_secs_f64();
+    report.peak_rss_bytes = crate::resources::peak_rss_bytes();
+    let mut error = result.err();
+    if error.is_none()
+        && let Err(message) = report.check_accounting()
+    {
+        error = Some(AudexError::Internal(format!(
+            "row accounting failed: {message}"
+        )));
+    }
+    match &error {
+        None => report.status = RunStatus::Succeeded,
+        Some(e) => {
+            report.status = RunStatus::Failed;
+            report.error = Some(ErrorReport {
+                kind: e.kind().to_owned(),
+                message: e.to_string(),
+            });
+        }
+    }
+    if let Some(dir) = &options.out_dir
+        && let Err(e) = write_report(dir, &report)
+    {
+        error.get_or_insert(e);
+        report.status = RunStatus::Failed;
+    }
+    RunOutcome {
+        report: Some(report),
+        error,
+    }
+}
+
+fn write_report(dir: &Path, report: &RunReport) -> Result<(), AudexError> {
+    let path = dir.join("report.json");
+    let text =
+        serde_json::to_string_pretty(report).map_err(|e| AudexError::Internal(e.to_string()))?;
+    std::fs::write(&path, text + "\n").map_err(|e| AudexError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The plugin, its plan and the source, checked, before anything is sent.
+pub struct Prepared {
+    /// The loaded plugin.
+    pub plugin: LoadedPlugin,
+    /// Settings JSON passed to the plugin.
+    pub settings: String,
+    /// The plan.
+    pub plan: wit::Plan,
+    /// The segment stream.
+    pub stream: SegmentStream,
+    /// Rows, if known up front.
+    pub estimated_rows: Option<u64>,
+    /// Endpoint base-URL overrides from the pipeline or environment.
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// Validates a pipeline against its plugin and source without sending anything.
+pub fn prepare(runtime: &Runtime, pipeline: &LoadedPipeline) -> Result<Prepared, AudexError> {
+    let base = pipeline.base_dir();
+    let source = PluginSource::resolve(pipeline.plugin(), &base)
+        .map_err(|e| pipeline.error_at("destination.plugin", e.to_string()))?;
+    let plugin = runtime.load(&source)?;
+    let host_keys = plugin.manifest().host_setting_keys();
+    let settings = pipeline.plugin_settings(&host_keys).to_string();
+    let overrides = endpoint_overrides(pipeline, &plugin);
+
+    // `validate` does no I/O: a throw-away instance with a dry-run transport is enough.
+    let mediator = Mediator::new(plugin.manifest(), &overrides)
+        .map_err(|e| AudexError::Unsupported(e.to_string()))?;
+    let services = Services::new(
+        plugin.label().to_owned(),
+        mediator,
+        Box::new(DryRunTransport::new(None).map_err(|e| AudexError::Internal(e.to_string()))?),
+        true,
+    );
+    let mut instance = plugin.instantiate(services)?;
+    let plan = match instance.validate(&settings) {
+        Ok(plan) => plan,
+        Err(PluginError::Returned { error, .. })
+            if matches!(error.as_ref(), wit::PluginError::InvalidSettings(_)) =>
+        {
+            let wit::PluginError::InvalidSettings(problem) = *error else {
+                unreachable!("matched above")
+            };
+            let key = format!("destination.{}", problem.key);
+            return Err(pipeline.error_at(&key, problem.message).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let columns = &pipeline.pipeline.columns;
+    let mut mapping = Vec::new();
+    for field in &plan.fields {
+        match columns.get(field) {
+            Some(column) => mapping.push((field.clone(), column.clone())),
+            None if plan.optional_fields.contains(field) => {}
+            None => {
+                return Err(pipeline
+                    .error_at(
+                        "columns",
+                        format!("the destination exports `{field}` but `columns.{field}` is not set; map it to a source column"),
+                    )
+                    .into());
+            }
+        }
+    }
+    let spec_section = &pipeline.pipeline.source;
+    let (files, format) = expand(&spec_section.path, &base, spec_section.format)?;
+    let spec = SourceSpec {
+        files,
+        format,
+        batch_rows: spec_section.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS),
+        delimiter: spec_section.delimiter.map_or(b',', |c| c as u8),
+    };
+    let stream = SegmentStream::new(spec, ColumnMapping::new(mapping));
+    stream.check()?;
+    let estimated_rows = stream.estimate_rows()?;
+    Ok(Prepared {
+        plugin,
+        settings,
+        plan,
+        stream,
+        estimated_rows,
+        overrides,
+    })
+}
+
+/// Base-URL overrides: the environment variable wins over the pipeline key.
+fn endpoint_overrides(
+    pipeline: &LoadedPipeline,
+    plugin: &LoadedPlugin,
+) -> BTreeMap<String, String> {
+    let mut overrides = BTreeMap::new();
+    for (name, endpoint) in &plugin.manifest().endpoints {
+        let from_env = endpoint
+            .url_env
+            .as_deref()
+            .and_then(|var| std::env::var(var).ok())
+            .filter(|v| !v.is_empty());
+        let from_pipeline = endpoint
+            .url_setting
+            .as_deref()
+            .and_then(|key| pipeline.destination_str(key))
+            .map(str::to_owned);
+        if let Some(url) = from_env.or(from_pipeline) {
+            overrides.insert(name.clone(), url);
+        }
+    }
+    overrides
+}
+
+fn execute(
+    runtime: &Runtime,
+    pipeline: &LoadedPipeline,
+    options: &RunOptions,
+    report: &mut RunReport,
+) -> Result<(), AudexError> {
+    let prepared = prepare(runtime, pipeline)?;
+    report.plugin = prepared.plugin.label().to_owned();
+    report.ad_account = prepared.plan.account.clone();
+    report
+        .warnings
+        .extend(prepared.plan.warnings.iter().cloned());
+
+    if let Some(dir) = &options.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| AudexError::Output {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    if !options.dry_run {
+        return Err(AudexError::Unsupported(
+            "live exports need the Graph API emulator or Facebook, which this build cannot reach yet; run with --dry-run".to_owned(),
+        ));
+    }
+    let requests_path = options.out_dir.as_ref().map(|d| d.join("requests.jsonl"));
+    let transport =
+        DryRunTransport::new(requests_path.as_deref()).map_err(|e| AudexError::Output {
+            path: requests_path
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            message: e.to_string(),
+        })?;
+    run_export(prepared, Box::new(transport), options, report)
+}
+
+fn run_export(
+    prepared: Prepared,
+    transport: Box<dyn Transport>,
+    options: &RunOptions,
+    report: &mut RunReport,
+) -> Result<(), AudexError> {
+    let mediator = Mediator::new(prepared.plugin.manifest(), &prepared.overrides)
+        .map_err(|e| AudexError::Unsupported(e.to_string()))?;
+    let mut services = Services::new(
+        prepared.plugin.label().to_owned(),
+        mediator,
+        transport,
+        options.dry_run,
+    );
+    if let Some(dir) = &options.out_dir {
+        let path = dir.join("rejects.csv");
+        services
+            .record_mut()
+            .write_rejects_to(&path)
+            .map_err(|e| AudexError::Output {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+    }
+    let mut instance = prepared.plugin.instantiate(services)?;
+    let request = wit::ExportRequest {
+        pipeline: report.pipeline.clone(),
+        settings: prepared.settings.clone(),
+        dry_run: options.dry_run,
+        resume: Vec::new(),
+    };
+    let inputs = ExportInputs {
+        fields: prepared.stream.fields(),
+        estimated_rows: prepared.estimated_rows,
+        batches: Prefetcher::start(prepared.stream),
+    };
+    let result = instance.export_segment(&request, inputs);
+    let services = instance.services_mut();
+    let flushed = services.transport.finish();
+    let record = services.record_mut();
+    report.rows_read = record.rows_read;
+    let source_error = record.source_error.take();
+    let rejects = record.finish();
+    let exported = match (result, source_error) {
+        (Ok(exported), _) => exported,
+        // A source failure reaches the plugin as a host error; show the source's own message.
+        (Err(_), Some(source_error)) => return Err(source_error.into()),
+        (Err(e), None) => return Err(e.into()),
+    };
+    report.warnings.extend(exported.warnings);
+    report.audiences = exported
+        .audiences
+        .into_iter()
+        .map(audience_report)
+        .collect();
+    flushed.map_err(|message| AudexError::Output {
+        path: "requests.jsonl".into(),
+        message,
+    })?;
+    rejects.map_err(|message| AudexError::Output {
+        path: "rejects.csv".into(),
+        message,
+    })
+}
+
+fn audience_report(a: wit::AudienceReport) -> AudienceReport {
+    AudienceReport {
+        key: a.audience_key,
+        fields: a.fields,
+        name: a.name,
+        audience_id: a.audience_id,
+        created: a.created,
+        uploaded: a.uploaded,
+        rejected: a
+            .rejected
+            .into_iter()
+            .map(|r| (r.reason, r.count))
+            .collect(),
+        requests: a.requests,
+        num_received: a.num_received,
+        num_invalid_entries: a.num_invalid_entries,
+        invalid_entry_samples: a.invalid_entry_samples,
+        lookalikes: a
+            .lookalikes
+            .into_iter()
+            .map(|l| LookalikeReport {
+                audience_id: l.audience_id,
+                name: l.name,
+                spec: l.spec,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,571 @@
+//! `export-segment`: pre-flight, audiences, normalized batches, upload sessions, lookalikes.
+//!
+//! Each audience owns one upload session. Rows are gathered per audience into chunks of at
+//! most 10,000; a full chunk is sent only once the next row arrives, so the last request of
+//! a session always carries `last_batch_flag`. At most one request per audience is in flight:
+//! while it travels, the plugin decodes and hashes the next batch, and batch order within a
+//! session is kept.
+
+use std::collections::BTreeMap;
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamReader;
+
+use crate::bindings::audex::destination::types::PluginError;
+use crate::bindings::exports::audex::destination::destination::{
+    AudienceReport, AudienceResume, ExportReport, ExportRequest, Lookalike, ReasonCount,
+};
+use crate::calendar;
+use crate::graph::client::{GraphClient, Pending, RetryPolicy, parse_body};
+use crate::graph::policy::FLAGGED_OPERATION_STATUS;
+use crate::graph::requests::{self, Chunk, Schema, Session};
+use crate::graph::responses::{AdAccount, AudienceInfo, Created, UploadAck};
+use crate::host::{Checkpoint, Host, Level, Rejection, SegmentReader};
+use crate::normalize::{self, DIGEST_WIDTH, MADID_WIDTH, NormalizedColumn, Reason};
+use crate::settings::{self, COUNTRY_FIELD, Field, MULTI_KEY, Validated};
+
+/// Reason code of a multi-key row none of whose identifiers is usable.
+pub const NO_VALID_IDENTIFIER: &str = "no_valid_identifier";
+
+/// Runs an export.
+pub fn export<H: Host, S: SegmentReader>(
+    host: &H,
+    segment: &S,
+    request: &ExportRequest,
+) -> Result<ExportReport, PluginError> {
+    let settings = settings::validate(&request.settings).map_err(crate::invalid_settings)?;
+    let client = GraphClient::new(
+        host,
+        &settings.api_version,
+        request.dry_run,
+        RetryPolicy::default(),
+    );
+    let mut warnings = settings.warnings.clone();
+    for w in &warnings {
+        host.log(Level::Warn, w);
+    }
+
+    preflight_account(&client, &settings)?;
+
+    let available = segment.fields();
+    for field in &settings.fields {
+        if !available.iter().any(|f| f == field.as_str()) {
+            return Err(PluginError::InvalidInput(format!(
+                "the segment has no `{}` column; map it under `columns` in the pipeline",
+                field.as_str()
+            )));
+        }
+    }
+
+    let today = calendar::iso_date(host.now_ms());
+    let estimated = segment.estimated_rows();
+    let mut sinks = Vec::new();
+    for key in settings.audience_keys() {
+        let resume = request.resume.iter().find(|r| r.audience_key == key);
+        sinks.push(AudienceSink::open(
+            &client,
+            &settings,
+            &request.pipeline,
+            &today,
+            &key,
+            resume,
+        )?);
+    }
+
+    let mut kernels = Kernels::new(&settings);
+    let mut rejections = Vec::new();
+    while let Some(batch) = segment.next_batch().map_err(PluginError::Host)? {
+        let records = decode(&batch.ipc)?;
+        if records.num_rows() != batch.num_rows as usize {
+            return Err(PluginError::Host(format!(
+                "batch at row {} announced {} rows but holds {}",
+                batch.first_row,
+                batch.num_rows,
+                records.num_rows()
+            )));
+        }
+        kernels.run(&records)?;
+        for sink in &mut sinks {
+            sink.consume(
+                &client,
+                &kernels,
+                batch.first_row,
+                estimated,
+                &mut rejections,
+            )?;
+        }
+        if !rejections.is_empty() {
+            host.reject(&rejections);
+            rejections.clear();
+        }
+    }
+
+    for sink in &mut sinks {
+        sink.finish(&client, estimated)?;
+    }
+
+    let mut reports = Vec::new();
+    for sink in sinks {
+        let lookalikes = match &settings.settings.lookalike {
+            Some(spec) => create_lookalike(&client, &settings, &sink, spec, &mut warnings),
+            None => Vec::new(),
+        };
+        reports.push(sink.into_report(lookalikes));
+    }
+    Ok(ExportReport {
+        audiences: reports,
+        warnings,
+    })
+}
+
+/// Checks the ad account is active and its Custom Audience terms are accepted.
+fn preflight_account<H: Host>(
+    client: &GraphClient<'_, H>,
+    settings: &Validated,
+) -> Result<(), PluginError> {
+    let request = client.get_request(
+        client.path(&settings.account, None),
+        &[("fields", "id,name,account_status,tos_accepted")],
+    );
+    let account: AdAccount = client.call(&request)?;
+    if client.dry_run() {
+        return Ok(());
+    }
+    if account.account_status != Some(1) {
+        return Err(PluginError::NotReady(format!(
+            "ad account {} is {} (account_status {}); only active accounts can receive audiences",
+            settings.account,
+            account.status_name(),
+            account
+                .account_status
+                .map_or("missing".to_owned(), |s| s.to_string())
+        )));
+    }
+    if !account.terms_accepted() {
+        return Err(PluginError::NotReady(format!(
+            "the Custom Audience terms of service are not accepted for ad account {}; an admin of the account must accept them at {} and then run again",
+            settings.account,
+            AdAccount::terms_url(&settings.account)
+        )));
+    }
+    Ok(())
+}
+
+fn decode(ipc: &[u8]) -> Result<RecordBatch, PluginError> {
+    let reader = StreamReader::try_new(ipc, None)
+        .map_err(|e| PluginError::Host(format!("batch is not an Arrow IPC stream: {e}")))?;
+    let mut batches = Vec::with_capacity(1);
+    for batch in reader {
+        batches
+            .push(batch.map_err(|e| PluginError::Host(format!("corrupt Arrow IPC batch: {e}")))?);
+    }
+    match batches.len() {
+        1 => Ok(batches.remove(0)),
+        n => Err(PluginError::Host(format!(
+            "expected one record batch per segment batch, got {n}"
+        ))),
+    }
+}
+
+/// The normalized columns of the current batch, one per exported field, reused across
+/// batches so no allocation happens per batch once warm.
+struct Kernels {
+    default_country: Option<String>,
+    columns: BTreeMap<Field, NormalizedColumn>,
+}
+
+impl Kernels {
+    fn new(settings: &Validated) -> Self {
+        let columns = settings
+            .fields
+            .iter()
+            .map(|&f| {
+                let width = if f == Field::Madid {
+                    MADID_WIDTH
+                } else {
+                    DIGEST_WIDTH
+                };
+                (f, NormalizedColumn::new(width))
+            })
+            .collect();
+        Self {
+            default_country: settings.default_country.clone(),
+            columns,
+        }
+    }
+
+    fn run(&mut self, batch: &RecordBatch) -> Result<(), PluginError> {
+        for (field, out) in &mut self.columns {
+            out.clear();
+            let column = batch.column_by_name(field.as_str()).ok_or_else(|| {
+                PluginError::Host(format!("batch lacks the `{}` column", field.as_str()))
+            })?;
+            let result = match field {
+                Field::Email => normalize::emails(column.as_ref(), out),
+                Field::Madid => normalize::madids(column.as_ref(), out),
+                Field::Phone => {
+                    let country = batch.column_by_name(COUNTRY_FIELD).map(|c| c.as_ref());
+                    normalize::phones(
+                        column.as_ref(),
+                        country,
+                        self.default_country.as_deref(),
+                        out,
+                    )
+                }
+            };
+            result.map_err(|e| {
+                PluginError::InvalidInput(format!("column `{}`: {e}", field.as_str()))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn column(&self, field: Field) -> &NormalizedColumn {
+        &self.columns[&field]
+    }
+}
+
+/// One audience being filled: its session, the chunk being gathered and the counts.
+struct AudienceSink {
+    key: String,
+    fields: Vec<Field>,
+    name: String,
+    audience_id: String,
+    created: bool,
+    session_id: u64,
+    session_started_ms: u64,
+    batches_acked: u32,
+    next_seq: u32,
+    skip_rows_below: u64,
+    chunk: Chunk,
+    in_flight: Option<(Pending, u64)>,
+    rows_done: u64,
+    uploaded: u64,
+    requests: u32,
+    rejected: BTreeMap<&'static str, u64>,
+    num_received: Option<u64>,
+    num_invalid_entries: Option<u64>,
+    invalid_entry_samples: u64,
+}
+
+impl AudienceSink {
+    fn open<H: Host>(
+        client: &GraphClient<'_, H>,
+        settings: &Validated,
+        pipeline: &str,
+        today: &str,
+        key: &str,
+        resume: Option<&AudienceResume>,
+    ) -> Result<Self, PluginError> {
+        let audience = &settings.settings.audience;
+        let fields: Vec<Field> = if key == MULTI_KEY {
+            settings.fields.clone()
+        } else {
+            settings
+                .fields
+                .iter()
+                .copied()
+                .filter(|f| f.as_str() == key)
+                .collect()
+        };
+        let schema = if key == MULTI_KEY {
+            Schema::Multi(fields.clone())
+        } else {
+            Schema::Single(fields[0])
+        };
+        let template = audience
+            .name
+            .as_deref()
+            .unwrap_or(settings::DEFAULT_NAME_TEMPLATE);
+        let name = template
+            .replace("{pipeline}", pipeline)
+            .replace("{field}", key)
+            .replace("{date}", today);
+
+        let host = client.host();
+        let (audience_id, created) = if let Some(resume) = resume {
+            host.log(
+                Level::Info,
+                &format!("audience `{key}`: resuming {}", resume.audience_id),
+            );
+            (resume.audience_id.clone(), false)
+        } else if let Some(existing) = audience.existing_id.get(key) {
+            check_existing(client, existing)?;
+            (existing.clone(), false)
+        } else {
+            let body = requests::create_audience(
+                &name,
+                audience.description.as_deref(),
+                audience.customer_file_source,
+            );
+            let request = client.post_request(
+                client.path(&settings.account, Some("customaudiences")),
+                body.to_string().into_bytes(),
+                false,
+            );
+            let created: Created = client.call(&request)?;
+            host.log(
+                Level::Info,
+                &format!("audience `{key}`: created {} ({name})", created.id),
+            );
+            (created.id, true)
+        };
+
+        let (session_id, session_started_ms, batches_acked, rows_done, uploaded) = match resume {
+            Some(r) => (
+                r.session_id,
+                r.session_started_ms,
+                r.batches_acked,
+                r.rows_done,
+                r.uploaded,
+            ),
+            None => ((host.random_u64() >> 1).max(1), host.now_ms(), 0, 0, 0),
+        };
+        Ok(Self {
+            key: key.to_owned(),
+            fields,
+            name,
+            audience_id,
+            created,
+            session_id,
+            session_started_ms,
+            batches_acked,
+            next_seq: batches_acked + 1,
+            skip_rows_below: rows_done,
+            chunk: Chunk::new(schema),
+            in_flight: None,
+            rows_done,
+            uploaded,
+            requests: 0,
+            rejected: BTreeMap::new(),
+            num_received: None,
+            num_invalid_entries: None,
+            invalid_entry_samples: 0,
+        })
+    }
+
+    /// Takes one batch's normalized rows.
+    fn consume<H: Host>(
+        &mut self,
+        client: &GraphClient<'_, H>,
+        kernels: &Kernels,
+        first_row: u64,
+        estimated: Option<u64>,
+        rejections: &mut Vec<Rejection>,
+    ) -> Result<(), PluginError> {
+        let columns: Vec<(Field, &NormalizedColumn)> = self
+            .fields
+            .iter()
+            .map(|&f| (f, kernels.column(f)))
+            .collect();
+        let rows = columns.first().map_or(0, |(_, c)| c.len());
+        let start = self
+            .skip_rows_below
+            .saturating_sub(first_row)
+            .min(rows as u64) as usize;
+        for row in start..rows {
+            let position = first_row + row as u64;
+            if let [(field, column)] = columns.as_slice() {
+                match column.get(row) {
+                    Ok(value) => {
+                        self.make_room(client, estimated, position)?;
+                        self.chunk.push_single(value);
+                    }
+                    Err(reason) => self.reject(*field, reason, position, rejections),
+                }
+            } else {
+                let usable = columns.iter().any(|(_, c)| c.get(row).is_ok());
+                if usable {
+                    self.make_room(client, estimated, position)?;
+                    self.chunk
+                        .push_multi(columns.iter().map(|(_, c)| c.get(row).ok()));
+                } else {
+                    *self.rejected.entry(NO_VALID_IDENTIFIER).or_default() += 1;
+                    for (field, column) in &columns {
+                        if let Err(reason) = column.get(row) {
+                            rejections.push(rejection(*field, reason, position));
+                        }
+                    }
+                }
+            }
+            self.rows_done = position + 1;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, field: Field, reason: Reason, row: u64, rejections: &mut Vec<Rejection>) {
+        *self.rejected.entry(reason.as_str()).or_default() += 1;
+        rejections.push(rejection(field, reason, row));
+    }
+
+    /// Sends the current chunk when it is full, before a new row goes in.
+    fn make_room<H: Host>(
+        &mut self,
+        client: &GraphClient<'_, H>,
+        estimated: Option<u64>,
+        position: u64,
+    ) -> Result<(), PluginError> {
+        if self.chunk.is_full() {
+            self.send_chunk(client, false, estimated, position)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered chunk. `rows_done` is the segment position it covers up to.
+    fn send_chunk<H: Host>(
+        &mut self,
+        client: &GraphClient<'_, H>,
+        last: bool,
+        estimated: Option<u64>,
+        rows_done: u64,
+    ) -> Result<(), PluginError> {
+        self.settle_in_flight(client)?;
+        let rows = self.chunk.rows() as u64;
+        let session = Session {
+            session_id: self.session_id,
+            batch_seq: self.next_seq,
+            last_batch_flag: last,
+            estimated_num_total: estimated.unwrap_or(rows_done).max(self.uploaded + rows),
+        };
+        let body = self.chunk.take_body(session);
+        let request =
+            client.post_request(client.path(&self.audience_id, Some("users")), body, true);
+        let pending = client.submit(request)?;
+        self.next_seq += 1;
+        self.requests += 1;
+        self.in_flight = Some((pending, rows));
+        Ok(())
+    }
+
+    /// Waits for the request in flight and records what Facebook acknowledged.
+    fn settle_in_flight<H: Host>(
+        &mut self,
+        client: &GraphClient<'_, H>,
+    ) -> Result<(), PluginError> {
+        let Some((pending, rows)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let path = client.path(&self.audience_id, Some("users"));
+        let body = client.finish(pending)?;
+        let ack: UploadAck = parse_body(&body, &path)?;
+        self.uploaded += rows;
+        self.batches_acked += 1;
+        if ack.num_received.is_some() {
+            self.num_received = ack.num_received;
+        }
+        if ack.num_invalid_entries.is_some() {
+            self.num_invalid_entries = ack.num_invalid_entries;
+        }
+        self.invalid_entry_samples += ack.sample_count();
+        client.host().checkpoint(&Checkpoint {
+            audience_key: self.key.clone(),
+            audience_id: self.audience_id.clone(),
+            session_id: self.session_id,
+            session_started_ms: self.session_started_ms,
+            batches_acked: self.batches_acked,
+            rows_done: self.rows_done,
+            uploaded: self.uploaded,
+        });
+        Ok(())
+    }
+
+    /// Sends the last chunk with `last_batch_flag` and waits for every answer.
+    fn finish<H: Host>(
+        &mut self,
+        client: &GraphClient<'_, H>,
+        estimated: Option<u64>,
+    ) -> Result<(), PluginError> {
+        if self.chunk.rows() > 0 {
+            let done = self.rows_done;
+            self.send_chunk(client, true, estimated, done)?;
+        }
+        self.settle_in_flight(client)
+    }
+
+    fn into_report(self, lookalikes: Vec<Lookalike>) -> AudienceReport {
+        AudienceReport {
+            audience_key: self.key,
+            fields: self.fields.iter().map(|f| f.as_str().to_owned()).collect(),
+            name: self.name,
+            audience_id: self.audience_id,
+            created: self.created,
+            uploaded: self.uploaded,
+            rejected: self
+                .rejected
+                .into_iter()
+                .map(|(reason, count)| ReasonCount {
+                    reason: reason.to_owned(),
+                    count,
+                })
+                .collect(),
+            requests: self.requests,
+            num_received: self.num_received,
+            num_invalid_entries: self.num_invalid_entries,
+            invalid_entry_samples: self.invalid_entry_samples,
+            lookalikes,
+        }
+    }
+}
+
+fn rejection(field: Field, reason: Reason, row: u64) -> Rejection {
+    Rejection {
+        row,
+        field: field.as_str().to_owned(),
+        reason: reason.as_str().to_owned(),
+    }
+}
+
+/// Refuses to add to an audience Facebook has flagged.
+fn check_existing<H: Host>(client: &GraphClient<'_, H>, id: &str) -> Result<(), PluginError> {
+    let request = client.get_request(
+        client.path(id, None),
+        &[("fields", "id,name,operation_status")],
+    );
+    let info: AudienceInfo = client.call(&request)?;
+    let status = info.operation_status.unwrap_or_default();
+    if status.code == Some(FLAGGED_OPERATION_STATUS) {
+        return Err(PluginError::NotReady(format!(
+            "audience {id} ({}) is flagged by Facebook's integrity review (operation_status 471: {}); uploads to it are blocked. Rename it without health or financial wording, or use another audience",
+            info.name.unwrap_or_default(),
+            status.description.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a lookalike from an exported audience. A failure is a warning: the export itself
+/// succeeded.
+fn create_lookalike<H: Host>(
+    client: &GraphClient<'_, H>,
+    settings: &Validated,
+    sink: &AudienceSink,
+    spec: &settings::LookalikeSettings,
+    warnings: &mut Vec<String>,
+) -> Vec<Lookalike> {
+    let country = spec.country.to_ascii_uppercase();
+    let label = format!("{country} {:.0}%", spec.ratio * 100.0);
+    let name = format!("{} lookalike {label}", sink.name);
+    let body = requests::create_lookalike(&name, &sink.audience_id, &country, spec.ratio);
+    let request = client.post_request(
+        client.path(&settings.account, Some("customaudiences")),
+        body.to_string().into_bytes(),
+        false,
+    );
+    match client.call::<Created>(&request) {
+        Ok(created) => vec![Lookalike {
+            audience_id: created.id,
+            name,
+            spec: label,
+        }],
+        Err(e) => {
+            let message = format!(
+                "lookalike of audience {} was not created: {}",
+                sink.audience_id,
+                crate::describe(&e)
+            );
+            client.host().log(Level::Warn, &message);
+            warnings.push(message);
+            Vec::new()
+        }
+    }
+}

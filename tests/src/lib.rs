@@ -1,0 +1,86 @@
+//! Helpers shared by the end-to-end tests: running the `audex` binary, writing pipelines
+//! and inputs, and computing expected digests independently of the plugin.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::Digest;
+
+/// Runs the `audex` command line built by this package (`src/bin/audex-cli.rs`) in `dir`:
+/// `audex!(dir, &["run", ...])`. A macro, because only integration tests know where cargo
+/// put the binary.
+#[macro_export]
+macro_rules! audex {
+    ($dir:expr, $args:expr $(,)?) => {
+        $crate::run_cli(
+            std::path::Path::new(env!("CARGO_BIN_EXE_audex-cli")),
+            $dir,
+            $args,
+        )
+    };
+}
+
+/// Runs `bin` with `args` in `dir`, with a private compiled-plugin cache and no RUST_LOG.
+pub fn run_cli(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env("AUDEX_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("running audex")
+}
+
+/// A compiled-component cache shared by the tests of one build, so each test does not
+/// recompile the plugin.
+pub fn cache_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target profile dir")
+        .join("audex-test-cache")
+}
+
+/// Stdout and stderr of an output, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// SHA-256 lowercase hex, computed here independently of the plugin.
+pub fn sha256_hex(value: &str) -> String {
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes a pipeline file `name` into `dir`.
+pub fn write_pipeline(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).expect("writing pipeline");
+    path
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// Reads a JSON-lines file.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("reading jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
