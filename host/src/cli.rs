@@ -49,6 +49,25 @@ enum Command {
         #[arg(required = true)]
         pipelines: Vec<PathBuf>,
     },
+    /// Serve the Graph API emulator on loopback until Ctrl-C (prints its URL and a token).
+    #[command(after_help = "Examples:\n  audex emulator --port 8990\n  audex emulator --latency-ms 100 --fault 'status:503@users*3' --fault 'code:17@users'\n\nFault specs: KIND[@SCOPE][*TIMES] with KIND one of status:5xx, code:N[/SUB], slow:DURATION,\ndrop, drop-before, revoke-after:N; SCOPE is [METHOD:]PATH-SUBSTRING; TIMES a count or `always`.")]
+    Emulator {
+        /// Port (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Latency added to every Graph API request, milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// A fault to inject (repeatable).
+        #[arg(long = "fault", value_name = "SPEC")]
+        faults: Vec<String>,
+        /// Extra active ad accounts to seed, for pagination.
+        #[arg(long, default_value_t = 0)]
+        extra_accounts: usize,
+        /// Calls per ad account per hour before rate limiting.
+        #[arg(long)]
+        calls_per_hour: Option<u32>,
+    },
     /// Write a generated sample segment (messy, realistic rows) to a file.
     Sample {
         /// Output file.
@@ -113,14 +132,16 @@ pub fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            let outcome = run_pipeline(
-                &runtime,
-                &pipeline,
-                &RunOptions {
-                    dry_run,
-                    out_dir: out,
-                },
-            );
+            let options = RunOptions {
+                dry_run,
+                out_dir: out,
+                max_pause: std::env::var("AUDEX_MAX_PAUSE_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .map(std::time::Duration::from_millis),
+                ..RunOptions::default()
+            };
+            let outcome = run_pipeline(&runtime, &pipeline, &options);
             if let Some(report) = &outcome.report {
                 if json {
                     match serde_json::to_string_pretty(report) {
@@ -167,6 +188,13 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(code as u8)
         }
+        Command::Emulator {
+            port,
+            latency_ms,
+            faults,
+            extra_accounts,
+            calls_per_hour,
+        } => serve_emulator(port, latency_ms, &faults, extra_accounts, calls_per_hour),
         Command::Sample {
             out,
             rows,
@@ -192,6 +220,53 @@ pub fn main() -> ExitCode {
                     ExitCode::from(crate::exit::INTERNAL as u8)
                 }
             }
+        }
+    }
+}
+
+fn serve_emulator(
+    port: u16,
+    latency_ms: u64,
+    faults: &[String],
+    extra_accounts: usize,
+    calls_per_hour: Option<u32>,
+) -> ExitCode {
+    let mut config = audex_emulator::EmulatorConfig {
+        port,
+        latency: std::time::Duration::from_millis(latency_ms),
+        extra_accounts,
+        ..Default::default()
+    };
+    if let Some(calls) = calls_per_hour {
+        config.calls_per_hour = calls;
+    }
+    for spec in faults {
+        match spec.parse() {
+            Ok(fault) => config.faults.push(fault),
+            Err(e) => {
+                eprintln!("error: --fault {spec}: {e}");
+                return ExitCode::from(crate::exit::USAGE as u8);
+            }
+        }
+    }
+    match audex_emulator::Emulator::start(config) {
+        Ok(handle) => {
+            // The one line scripts parse: the base URL and a ready-to-use (emulator-only) token.
+            println!(
+                "audex emulator listening on {} access_token={} app_id={} app_secret={}",
+                handle.base_url(),
+                handle.access_token(),
+                handle.app_id(),
+                handle.app_secret()
+            );
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            handle.wait();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(crate::exit::INTERNAL as u8)
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum AudexError {
     /// The plugin failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// No credentials for a live run.
+    #[error("{0}")]
+    MissingCredentials(String),
     /// Something this run wanted is not available.
     #[error("{0}")]
     Unsupported(String),
@@ -64,6 +67,7 @@ impl AudexError {
                 exit::INVALID_CONFIG
             }
             AudexError::Unsupported(_) => exit::INVALID_CONFIG,
+            AudexError::MissingCredentials(_) => exit::AUTH,
             AudexError::Plugin(PluginError::Returned { error, .. }) => match error.as_ref() {
                 Wit::InvalidSettings(_) | Wit::InvalidInput(_) => exit::INVALID_CONFIG,
                 Wit::AuthRejected(_) => exit::AUTH,

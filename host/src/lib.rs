@@ -7,6 +7,7 @@
 //! ([`report`]). [`run`] ties them together for `audex run`.
 
 pub mod cli;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod plugin;
 pub mod report;
 pub mod resources;
 pub mod run;
+pub mod secrets;
 pub mod sample;
 pub mod source;
 

@@ -122,12 +122,12 @@ impl RunReport {
     /// A short human summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "{} {} `{}` to {} in {:.1}s: {} rows read\n",
+            "{}{} `{}` to {} in {:.1}s: {} rows read\n",
             match self.status {
                 RunStatus::Succeeded => "Exported",
                 RunStatus::Failed => "FAILED exporting",
             },
-            if self.dry_run { "(dry run)" } else { "" },
+            if self.dry_run { " (dry run)" } else { "" },
             self.pipeline,
             self.ad_account.as_deref().unwrap_or("?"),
             self.duration_s,

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::AudexError;
+use crate::embedded::EmbeddedEmulator;
 use crate::http::dry_run::DryRunTransport;
+use crate::http::live::{HttpPolicy, LiveTransport};
+use crate::secrets::Secrets;
 use crate::http::{Mediator, Transport};
 use crate::pipeline::LoadedPipeline;
 use crate::plugin::bindings::exports::audex::destination::destination as wit;
@@ -23,7 +26,16 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Where to write `report.json`, `requests.jsonl` (dry runs) and `rejects.csv`.
     pub out_dir: Option<PathBuf>,
+    /// Credentials for live runs; `None` reads `AUDEX_SECRET_*` from the environment.
+    pub secrets: Option<Secrets>,
+    /// Transport retries and timeouts.
+    pub http: HttpPolicy,
+    /// Longest pause a plugin may ask for (rate limits); `None` is 15 minutes.
+    pub max_pause: Option<Duration>,
 }
+
+/// The embedded emulator's value for an endpoint URL setting.
+pub const EMULATOR_URL: &str = "emulator";
 
 /// The result of a run: the report when the run got far enough to have one, and the error
 /// when it failed.
@@ -244,20 +256,56 @@ fn execute(
             message: e.to_string(),
         })?;
     }
-    if !options.dry_run {
-        return Err(AudexError::Unsupported(
-            "live exports need the Graph API emulator or Facebook, which this build cannot reach yet; run with --dry-run".to_owned(),
-        ));
-    }
-    let requests_path = options.out_dir.as_ref().map(|d| d.join("requests.jsonl"));
-    let transport =
-        DryRunTransport::new(requests_path.as_deref()).map_err(|e| AudexError::Output {
-            path: requests_path
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string()),
+    if options.dry_run {
+        let requests_path = options.out_dir.as_ref().map(|d| d.join("requests.jsonl"));
+        let transport = DryRunTransport::new(requests_path.as_deref()).map_err(|e| AudexError::Output {
+            path: requests_path.as_ref().map_or_else(String::new, |p| p.display().to_string()),
             message: e.to_string(),
         })?;
-    run_export(prepared, Box::new(transport), options, report)
+        return run_export(prepared, Box::new(transport), options, report);
+    }
+
+    // Live: start embedded emulators where the pipeline asks for one, then check that the
+    // credentials every endpoint needs are there before reading any data.
+    let manifest = prepared.plugin.manifest().clone();
+    let mut secrets = options
+        .secrets
+        .clone()
+        .unwrap_or_else(|| Secrets::from_env(&manifest.secrets));
+    let mut prepared = prepared;
+    let mut emulators = Vec::new();
+    for (name, url) in prepared.overrides.iter_mut() {
+        if url != EMULATOR_URL {
+            continue;
+        }
+        let kind = manifest.endpoints[name].emulator.clone().ok_or_else(|| {
+            AudexError::Unsupported(format!("endpoint `{name}` of plugin `{}` has no embedded emulator", manifest.name))
+        })?;
+        let emulator = EmbeddedEmulator::start(&kind).map_err(AudexError::Internal)?;
+        tracing::info!("started the embedded {kind} emulator at {}", emulator.base_url());
+        *url = emulator.base_url();
+        for name in &manifest.secrets {
+            if let Some(value) = emulator.secrets().get(name) {
+                secrets.insert(name, value.clone());
+            }
+        }
+        emulators.push(emulator);
+    }
+    for (name, endpoint) in &manifest.endpoints {
+        let needs_secret = endpoint.auth != crate::plugin::manifest::AuthScheme::None;
+        if needs_secret && !secrets.contains(&endpoint.auth_secret) {
+            return Err(AudexError::MissingCredentials(format!(
+                "no credentials for endpoint `{name}` of plugin `{}`: run `audex connect {}` first, or set {} (a system user token); `--dry-run` needs none",
+                manifest.name,
+                manifest.name,
+                crate::secrets::env_var(&endpoint.auth_secret)
+            )));
+        }
+    }
+    let transport = LiveTransport::new(manifest.endpoints.clone(), secrets, options.http).map_err(AudexError::Internal)?;
+    let result = run_export(prepared, Box::new(transport), options, report);
+    drop(emulators);
+    result
 }
 
 fn run_export(
@@ -274,6 +322,9 @@ fn run_export(
         transport,
         options.dry_run,
     );
+    if let Some(max) = options.max_pause {
+        services.max_sleep_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    }
     if let Some(dir) = &options.out_dir {
         let path = dir.join("rejects.csv");
         services

@@ -34,11 +34,16 @@ pub fn export<H: Host, S: SegmentReader>(
     request: &ExportRequest,
 ) -> Result<ExportReport, PluginError> {
     let settings = settings::validate(&request.settings).map_err(crate::invalid_settings)?;
+    let retry = settings.settings.retry;
     let client = GraphClient::new(
         host,
         &settings.api_version,
         request.dry_run,
-        RetryPolicy::default(),
+        RetryPolicy {
+            attempts: retry.attempts,
+            initial_delay_ms: retry.initial_delay_ms,
+            ..RetryPolicy::default()
+        },
     );
     let mut warnings = settings.warnings.clone();
     for w in &warnings {

@@ -117,6 +117,36 @@ pub struct LookalikeSettings {
     pub ratio: f64,
 }
 
+/// `destination.retry`: how Facebook's own "try again later" answers (rate limits, transient
+/// error codes) are retried. Transport failures are the host's and not configured here.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Attempts in all, the first included.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// First pause when Facebook gives no time, milliseconds; doubled each attempt.
+    #[serde(default = "default_initial_delay_ms")]
+    pub initial_delay_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    6
+}
+
+fn default_initial_delay_ms() -> u64 {
+    5_000
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            attempts: default_attempts(),
+            initial_delay_ms: default_initial_delay_ms(),
+        }
+    }
+}
+
 /// The whole destination section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +164,9 @@ pub struct Settings {
     /// Optional lookalike audiences to create from each exported audience.
     #[serde(default)]
     pub lookalike: Option<LookalikeSettings>,
+    /// Retries of Facebook's rate-limit and transient answers.
+    #[serde(default)]
+    pub retry: RetrySettings,
 }
 
 /// A settings problem: the dotted key and what was expected.
@@ -285,6 +318,10 @@ pub fn validate(json: &str) -> Result<Validated, SettingsError> {
                 ),
             ));
         }
+    }
+
+    if settings.retry.attempts == 0 {
+        return Err(SettingsError::new("retry.attempts", "expected at least 1"));
     }
 
     let mut warnings = Vec::new();

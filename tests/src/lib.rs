@@ -84,3 +84,36 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()
 }
+
+/// Runs a Python helper script from `tests/python/`, failing with install advice when Python
+/// or its packages are missing (`.ci/run` installs `tests/python/requirements.txt`).
+pub fn python(script: &str, args: &[&str]) -> Output {
+    let path = repo_root().join("tests/python").join(script);
+    let output = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3 is needed by this test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "missing Python packages: pip install -r tests/python/requirements.txt\n{stderr}"
+    );
+    output
+}
+
+/// Writes a CSV of `rows` distinct, valid e-mail addresses (column `email`) and returns the
+/// digests Facebook should hold, computed here.
+pub fn unique_emails_csv(path: &Path, rows: usize) -> Vec<String> {
+    let mut text = String::from("email\n");
+    let mut digests = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let address = format!("customer{i}@example.com");
+        text.push_str(&address);
+        text.push('\n');
+        digests.push(sha256_hex(&address));
+    }
+    std::fs::write(path, text).expect("writing csv");
+    digests.sort();
+    digests
+}

@@ -3,6 +3,7 @@
 //! performs it: [`dry_run::DryRunTransport`] records it and answers synthetically.
 
 pub mod dry_run;
+pub mod live;
 pub mod mediator;
 
 pub use mediator::{MediationError, Mediator, PreparedRequest, QueryValue};

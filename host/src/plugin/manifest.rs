@@ -114,6 +114,10 @@ pub struct Endpoint {
     /// Optional proof parameter.
     #[serde(default)]
     pub proof: Option<Proof>,
+    /// An emulator the host embeds for this endpoint, selected by setting the endpoint's URL
+    /// to `emulator` (`graph-api`: the bundled Graph API emulator).
+    #[serde(default)]
+    pub emulator: Option<String>,
 }
 
 fn default_auth_secret() -> String {

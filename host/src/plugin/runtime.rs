@@ -110,7 +110,10 @@ pub fn describe(e: &wit::PluginError) -> String {
         wit::PluginError::InvalidSettings(p) => {
             format!("invalid settings: destination.{}: {}", p.key, p.message)
         }
-        wit::PluginError::AuthRejected(u) => upstream("credentials rejected", u),
+        wit::PluginError::AuthRejected(u) => format!(
+            "{}; the connection is no longer valid: reconnect with `audex connect`, or set a new system user token",
+            upstream("credentials rejected", u)
+        ),
         wit::PluginError::RateLimited(u) => upstream("rate limited", u),
         wit::PluginError::Upstream(u) => upstream("destination error", u),
         wit::PluginError::NotReady(m) => format!("not ready: {m}"),

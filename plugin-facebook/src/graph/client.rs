@@ -273,8 +273,13 @@ fn interpret(response: Response) -> Result<Vec<u8>, Failure> {
         ),
         ..GraphError::default()
     });
-    let class = if error.code.is_none() && response.status >= 500 {
-        ErrorClass::Transient
+    // HTTP 5xx and 429 are the host's to retry (for idempotent requests); when they reach
+    // the plugin the host has given up, so they are not retried a second time here.
+    let class = if response.status >= 500 || response.status == 429 {
+        match classify(&error) {
+            ErrorClass::Reauthenticate => ErrorClass::Reauthenticate,
+            _ => ErrorClass::Fatal,
+        }
     } else {
         classify(&error)
     };
