@@ -12,7 +12,13 @@ use audex_emulator::{Emulator, EmulatorConfig, EmulatorError, EmulatorState, ser
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_and_stops_inside_a_tokio_runtime() {
     let emu = Emulator::start(EmulatorConfig::default()).expect("starts inside a runtime");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+    }
+    .no_proxy()
+    .build()
+    .unwrap();
     let r = http
         .get(format!("{}/v25.0/me/adaccounts", emu.base_url()))
         .bearer_auth(emu.access_token())

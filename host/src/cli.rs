@@ -50,7 +50,9 @@ enum Command {
         pipelines: Vec<PathBuf>,
     },
     /// Serve the Graph API emulator on loopback until Ctrl-C (prints its URL and a token).
-    #[command(after_help = "Examples:\n  audex emulator --port 8990\n  audex emulator --latency-ms 100 --fault 'status:503@users*3' --fault 'code:17@users'\n\nFault specs: KIND[@SCOPE][*TIMES] with KIND one of status:5xx, code:N[/SUB], slow:DURATION,\ndrop, drop-before, revoke-after:N; SCOPE is [METHOD:]PATH-SUBSTRING; TIMES a count or `always`.")]
+    #[command(
+        after_help = "Examples:\n  audex emulator --port 8990\n  audex emulator --latency-ms 100 --fault 'status:503@users*3' --fault 'code:17@users'\n\nFault specs: KIND[@SCOPE][*TIMES] with KIND one of status:5xx, code:N[/SUB], slow:DURATION,\ndrop, drop-before, revoke-after:N; SCOPE is [METHOD:]PATH-SUBSTRING; TIMES a count or `always`."
+    )]
     Emulator {
         /// Port (0 picks a free one).
         #[arg(long, default_value_t = 0)]

@@ -18,10 +18,13 @@ impl EmbeddedEmulator {
     pub fn start(kind: &str) -> Result<Self, String> {
         match kind {
             GRAPH_API => {
-                let handle = Emulator::start(EmulatorConfig::default()).map_err(|e| e.to_string())?;
+                let handle =
+                    Emulator::start(EmulatorConfig::default()).map_err(|e| e.to_string())?;
                 Ok(Self { handle })
             }
-            other => Err(format!("no embedded emulator called `{other}` (known: {GRAPH_API})")),
+            other => Err(format!(
+                "no embedded emulator called `{other}` (known: {GRAPH_API})"
+            )),
         }
     }
 
@@ -37,7 +40,11 @@ impl EmbeddedEmulator {
         secrets.insert("app-secret", Secret::new(self.handle.app_secret()));
         secrets.insert(
             "app-access-token",
-            Secret::new(format!("{}|{}", self.handle.app_id(), self.handle.app_secret())),
+            Secret::new(format!(
+                "{}|{}",
+                self.handle.app_id(),
+                self.handle.app_secret()
+            )),
         );
         secrets
     }

@@ -15,8 +15,8 @@ pub mod plugin;
 pub mod report;
 pub mod resources;
 pub mod run;
-pub mod secrets;
 pub mod sample;
+pub mod secrets;
 pub mod source;
 
 pub use error::{AudexError, exit};

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::AudexError;
 use crate::embedded::EmbeddedEmulator;
+use crate::error::AudexError;
 use crate::http::dry_run::DryRunTransport;
 use crate::http::live::{HttpPolicy, LiveTransport};
-use crate::secrets::Secrets;
 use crate::http::{Mediator, Transport};
 use crate::pipeline::LoadedPipeline;
 use crate::plugin::bindings::exports::audex::destination::destination as wit;
@@ -16,6 +15,7 @@ use crate::plugin::imports::Services;
 use crate::plugin::runtime::LoadedPlugin;
 use crate::plugin::{ExportInputs, PluginError, PluginSource, Runtime};
 use crate::report::{AudienceReport, ErrorReport, LookalikeReport, RunReport, RunStatus};
+use crate::secrets::Secrets;
 use crate::source::prefetch::Prefetcher;
 use crate::source::{ColumnMapping, DEFAULT_BATCH_ROWS, SegmentStream, SourceSpec, expand};
 
@@ -258,10 +258,13 @@ fn execute(
     }
     if options.dry_run {
         let requests_path = options.out_dir.as_ref().map(|d| d.join("requests.jsonl"));
-        let transport = DryRunTransport::new(requests_path.as_deref()).map_err(|e| AudexError::Output {
-            path: requests_path.as_ref().map_or_else(String::new, |p| p.display().to_string()),
-            message: e.to_string(),
-        })?;
+        let transport =
+            DryRunTransport::new(requests_path.as_deref()).map_err(|e| AudexError::Output {
+                path: requests_path
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                message: e.to_string(),
+            })?;
         return run_export(prepared, Box::new(transport), options, report);
     }
 
@@ -279,10 +282,16 @@ fn execute(
             continue;
         }
         let kind = manifest.endpoints[name].emulator.clone().ok_or_else(|| {
-            AudexError::Unsupported(format!("endpoint `{name}` of plugin `{}` has no embedded emulator", manifest.name))
+            AudexError::Unsupported(format!(
+                "endpoint `{name}` of plugin `{}` has no embedded emulator",
+                manifest.name
+            ))
         })?;
         let emulator = EmbeddedEmulator::start(&kind).map_err(AudexError::Internal)?;
-        tracing::info!("started the embedded {kind} emulator at {}", emulator.base_url());
+        tracing::info!(
+            "started the embedded {kind} emulator at {}",
+            emulator.base_url()
+        );
         *url = emulator.base_url();
         for name in &manifest.secrets {
             if let Some(value) = emulator.secrets().get(name) {
@@ -302,7 +311,8 @@ fn execute(
             )));
         }
     }
-    let transport = LiveTransport::new(manifest.endpoints.clone(), secrets, options.http).map_err(AudexError::Internal)?;
+    let transport = LiveTransport::new(manifest.endpoints.clone(), secrets, options.http)
+        .map_err(AudexError::Internal)?;
     let result = run_export(prepared, Box::new(transport), options, report);
     drop(emulators);
     result

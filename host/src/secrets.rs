@@ -68,7 +68,10 @@ impl Secrets {
 
 /// The environment variable carrying secret `name`.
 pub fn env_var(name: &str) -> String {
-    format!("AUDEX_SECRET_{}", name.replace('-', "_").to_ascii_uppercase())
+    format!(
+        "AUDEX_SECRET_{}",
+        name.replace('-', "_").to_ascii_uppercase()
+    )
 }
 
 #[cfg(test)]
@@ -81,7 +84,10 @@ mod tests {
         s.insert("access-token", Secret::new("EAAtopsecret"));
         let shown = format!("{s:?}");
         assert!(!shown.contains("EAAtopsecret"), "{shown}");
-        assert_eq!(s.get("access-token").map(Secret::expose), Some("EAAtopsecret"));
+        assert_eq!(
+            s.get("access-token").map(Secret::expose),
+            Some("EAAtopsecret")
+        );
         assert_eq!(env_var("app-secret"), "AUDEX_SECRET_APP_SECRET");
     }
 }

@@ -14,7 +14,11 @@ fn audex_bin() -> &'static str {
     env!("CARGO_BIN_EXE_audex-cli")
 }
 
-fn run_cli_against(emulator: &audex_emulator::EmulatorHandle, dir: &std::path::Path, pipeline: &str) -> std::process::Output {
+fn run_cli_against(
+    emulator: &audex_emulator::EmulatorHandle,
+    dir: &std::path::Path,
+    pipeline: &str,
+) -> std::process::Output {
     Command::new(audex_bin())
         .args(["run", pipeline, "--json"])
         .current_dir(dir)
@@ -61,12 +65,28 @@ fn quickstart_lands_exactly_the_oracles_identifiers() {
     for audience in report["audiences"].as_array().unwrap() {
         let key = audience["key"].as_str().unwrap();
         let id = audience["audience_id"].as_str().unwrap();
-        let held = emulator.audience(id).expect("the audience exists in the emulator");
+        let held = emulator
+            .audience(id)
+            .expect("the audience exists in the emulator");
         let held: BTreeSet<&str> = held.members.iter().map(String::as_str).collect();
-        let want: BTreeSet<&str> = expected[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert_eq!(held, want, "audience `{key}` holds exactly the oracle's identifiers");
-        assert_eq!(audience["rejected"], expected["rejected"][key], "rejections by reason for `{key}`");
-        assert_eq!(audience["num_received"], audience["uploaded"], "Facebook received every uploaded row");
+        let want: BTreeSet<&str> = expected[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            held, want,
+            "audience `{key}` holds exactly the oracle's identifiers"
+        );
+        assert_eq!(
+            audience["rejected"], expected["rejected"][key],
+            "rejections by reason for `{key}`"
+        );
+        assert_eq!(
+            audience["num_received"], audience["uploaded"],
+            "Facebook received every uploaded row"
+        );
     }
 }
 
@@ -84,7 +104,9 @@ fn distinct_input_arrives_once_each_in_order_across_batches() {
     assert!(output.status.success(), "{}", text(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let audience = &report["audiences"][0];
-    let held = emulator.audience(audience["audience_id"].as_str().unwrap()).unwrap();
+    let held = emulator
+        .audience(audience["audience_id"].as_str().unwrap())
+        .unwrap();
     let mut members = held.members.clone();
     members.sort();
     assert_eq!(members, expected);
@@ -125,7 +147,8 @@ fn terms_not_accepted_stops_with_the_acceptance_url() {
     assert_eq!(output.status.code(), Some(5), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("terms of service") && stderr.contains("customaudiences/tos/?act=1000000002"),
+        stderr.contains("terms of service")
+            && stderr.contains("customaudiences/tos/?act=1000000002"),
         "{stderr}"
     );
     assert!(emulator.audiences().is_empty(), "nothing was created");
@@ -147,7 +170,11 @@ fn a_run_without_credentials_stops_before_reading_data() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("audex connect facebook"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("audex connect facebook"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
@@ -159,14 +186,20 @@ fn metas_python_sdk_works_against_audex_emulator() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let field = |name: &str| -> String {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(&format!("{name}=")))
             .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
             .to_owned()
     };
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("base URL").to_owned();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("base URL")
+        .to_owned();
     let output = python(
         "sdk_smoke.py",
         &[
@@ -184,6 +217,9 @@ fn metas_python_sdk_works_against_audex_emulator() {
     let _ = child.wait();
     assert!(output.status.success(), "{}", text(&output));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(result["accounts"], 8, "3 seeded + 5 extra, over several pages");
+    assert_eq!(
+        result["accounts"], 8,
+        "3 seeded + 5 extra, over several pages"
+    );
     assert_eq!(result["num_received"], 3);
 }

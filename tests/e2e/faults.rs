@@ -8,7 +8,7 @@ use std::time::Duration;
 use audex::http::live::HttpPolicy;
 use audex::plugin::{Runtime, RuntimeOptions};
 use audex::report::RunStatus;
-use audex::run::{run_pipeline, RunOptions, RunOutcome};
+use audex::run::{RunOptions, RunOutcome, run_pipeline};
 use audex::secrets::{Secret, Secrets};
 use audex_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
 use audex_tests::{cache_dir, unique_emails_csv, write_pipeline};
@@ -36,7 +36,11 @@ fn scenario(faults: &[&str]) -> Scenario {
             emulator.base_url()
         ),
     );
-    Scenario { emulator, dir, expected }
+    Scenario {
+        emulator,
+        dir,
+        expected,
+    }
 }
 
 fn run(runtime: &Runtime, s: &Scenario) -> RunOutcome {
@@ -67,7 +71,11 @@ fn runtime() -> Runtime {
 
 /// The run succeeded and the emulator holds every row exactly once.
 fn assert_complete(s: &Scenario, outcome: &RunOutcome, label: &str) {
-    assert!(outcome.error.is_none(), "{label}: {:?}", outcome.error.as_ref().map(ToString::to_string));
+    assert!(
+        outcome.error.is_none(),
+        "{label}: {:?}",
+        outcome.error.as_ref().map(ToString::to_string)
+    );
     let report = outcome.report.as_ref().unwrap();
     assert_eq!(report.status, RunStatus::Succeeded, "{label}");
     let audience = &report.audiences[0];
@@ -75,8 +83,14 @@ fn assert_complete(s: &Scenario, outcome: &RunOutcome, label: &str) {
     let held = s.emulator.audience(&audience.audience_id).unwrap();
     let mut members = held.members.clone();
     members.sort();
-    assert!(members == s.expected, "{label}: the emulator's set differs from the input");
-    assert_eq!(held.duplicates_received, 0, "{label}: no identifier in two different batches");
+    assert!(
+        members == s.expected,
+        "{label}: the emulator's set differs from the input"
+    );
+    assert_eq!(
+        held.duplicates_received, 0,
+        "{label}: no identifier in two different batches"
+    );
     assert_eq!(audience.num_received, Some(ROWS as u64), "{label}");
 }
 
@@ -92,12 +106,12 @@ fn errors_seen(s: &Scenario, path_part: &str) -> usize {
 fn transient_failures_are_retried_once_by_the_right_layer_and_nothing_is_lost() {
     let runtime = runtime();
     for (fault, path_part, min_errors) in [
-        ("status:503@users*2", "/users", 2),          // host: HTTP 5xx
-        ("code:2@users*2", "/users", 2),              // host: Graph code 2 comes as HTTP 500
-        ("code:17@users*2", "/users", 2),             // plugin: user request limit
-        ("code:613@users*1", "/users", 1),            // plugin: ad account call limit
-        ("code:4@users*1", "/users", 1),              // plugin: app limit
-        ("code:80003@users*1", "/users", 1),          // plugin: custom audience BUC limit, header timing
+        ("status:503@users*2", "/users", 2), // host: HTTP 5xx
+        ("code:2@users*2", "/users", 2),     // host: Graph code 2 comes as HTTP 500
+        ("code:17@users*2", "/users", 2),    // plugin: user request limit
+        ("code:613@users*1", "/users", 1),   // plugin: ad account call limit
+        ("code:4@users*1", "/users", 1),     // plugin: app limit
+        ("code:80003@users*1", "/users", 1), // plugin: custom audience BUC limit, header timing
         ("status:503@GET:act_1000000001*1", "act_1000000001", 1), // host: idempotent read
     ] {
         let s = scenario(&[fault]);
@@ -105,7 +119,10 @@ fn transient_failures_are_retried_once_by_the_right_layer_and_nothing_is_lost() 
         let outcome = run(&runtime, &s);
         eprintln!("{fault}: {:?}", started.elapsed());
         assert_complete(&s, &outcome, fault);
-        assert!(errors_seen(&s, path_part) >= min_errors, "{fault}: the fault fired");
+        assert!(
+            errors_seen(&s, path_part) >= min_errors,
+            "{fault}: the fault fired"
+        );
     }
 }
 
@@ -131,7 +148,10 @@ fn a_revoked_token_stops_the_run_with_reconnect_advice() {
     let outcome = run(&runtime, &s);
     assert_eq!(outcome.exit_code(), audex::exit::AUTH);
     let message = outcome.error.unwrap().to_string();
-    assert!(message.contains("code 190") && message.contains("audex connect"), "{message}");
+    assert!(
+        message.contains("code 190") && message.contains("audex connect"),
+        "{message}"
+    );
     let report = outcome.report.unwrap();
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(report.error.unwrap().kind, "auth");
@@ -144,7 +164,10 @@ fn fatal_graph_errors_fail_with_the_message_and_trace_id() {
     let outcome = run(&runtime, &s);
     assert_eq!(outcome.exit_code(), audex::exit::DESTINATION);
     let message = outcome.error.unwrap().to_string();
-    assert!(message.contains("code 100") && message.contains("fbtrace_id"), "{message}");
+    assert!(
+        message.contains("code 100") && message.contains("fbtrace_id"),
+        "{message}"
+    );
     assert_eq!(errors_seen(&s, "customaudiences"), 1, "not retried");
 }
 
@@ -153,14 +176,22 @@ fn non_idempotent_creates_are_not_retried_by_the_host() {
     let runtime = runtime();
     let s = scenario(&["status:503@POST:customaudiences*1"]);
     let outcome = run(&runtime, &s);
-    assert_eq!(outcome.exit_code(), audex::exit::DESTINATION, "{:?}", outcome.error);
+    assert_eq!(
+        outcome.exit_code(),
+        audex::exit::DESTINATION,
+        "{:?}",
+        outcome.error
+    );
     let creates = s
         .emulator
         .request_log()
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("customaudiences"))
         .count();
-    assert_eq!(creates, 1, "a create could duplicate an audience, so it is sent once");
+    assert_eq!(
+        creates, 1,
+        "a create could duplicate an audience, so it is sent once"
+    );
 }
 
 #[test]
@@ -170,6 +201,8 @@ fn persistent_rate_limiting_gives_up_with_a_rate_limited_error() {
     let outcome = run(&runtime, &s);
     assert_eq!(outcome.exit_code(), audex::exit::DESTINATION);
     let message = outcome.error.unwrap().to_string();
-    assert!(message.contains("rate limited") && message.contains("after 4 attempts"), "{message}");
+    assert!(
+        message.contains("rate limited") && message.contains("after 4 attempts"),
+        "{message}"
+    );
 }
-

@@ -22,7 +22,10 @@ fn fixture_run(runtime: &Runtime, behaviour: &str) -> AudexError {
     let outcome = run_pipeline(
         runtime,
         &pipeline,
-        &RunOptions { dry_run: true, ..RunOptions::default() },
+        &RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        },
     );
     let report = outcome.report.as_ref().expect("a report even on failure");
     assert_eq!(report.status, audex::report::RunStatus::Failed);
@@ -80,7 +83,10 @@ fn misbehaving_plugins_fail_their_run_and_the_host_carries_on() {
     let outcome = run_pipeline(
         &runtime,
         &ok,
-        &RunOptions { dry_run: true, ..RunOptions::default() },
+        &RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        },
     );
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert_eq!(outcome.report.unwrap().rows_read, 2);
@@ -89,7 +95,10 @@ fn misbehaving_plugins_fail_their_run_and_the_host_carries_on() {
     let outcome = run_pipeline(
         &runtime,
         &quickstart,
-        &RunOptions { dry_run: true, ..RunOptions::default() },
+        &RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        },
     );
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert_eq!(outcome.report.unwrap().rows_read, 3000);
@@ -123,24 +132,41 @@ fn requests_outside_the_manifest_or_with_credentials_are_refused() {
     })
     .unwrap();
     for (behaviour, expected) in [
-        ("set-auth", "header `Authorization` is reserved for the host"),
+        (
+            "set-auth",
+            "header `Authorization` is reserved for the host",
+        ),
         ("bad-path", "not a clean relative path"),
-        ("undeclared-endpoint", "endpoint `exfiltrate` is not declared"),
-        ("undeclared-secret", "secret `root-password` is not declared"),
+        (
+            "undeclared-endpoint",
+            "endpoint `exfiltrate` is not declared",
+        ),
+        (
+            "undeclared-secret",
+            "secret `root-password` is not declared",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("s.csv"), "email\na@b.co\n").unwrap();
         let pipeline = write_pipeline(
             dir.path(),
             "p.yaml",
-            &format!("name: deny\nsource: {{ path: s.csv }}\ncolumns: {{ email: email }}\ndestination:\n  plugin: {FIXTURE}\n  behaviour: {behaviour}\n"),
+            &format!(
+                "name: deny\nsource: {{ path: s.csv }}\ncolumns: {{ email: email }}\ndestination:\n  plugin: {FIXTURE}\n  behaviour: {behaviour}\n"
+            ),
         );
         // A live run: refusals happen before anything could be sent.
         let mut secrets = audex::secrets::Secrets::default();
         secrets.insert("access-token", audex::secrets::Secret::new("fixture-token"));
-        let options = RunOptions { secrets: Some(secrets), ..RunOptions::default() };
+        let options = RunOptions {
+            secrets: Some(secrets),
+            ..RunOptions::default()
+        };
         let outcome = run_pipeline(&runtime, &pipeline, &options);
         let message = outcome.error.expect("the run fails").to_string();
-        assert!(message.contains("denied:") && message.contains(expected), "{behaviour}: {message}");
+        assert!(
+            message.contains("denied:") && message.contains(expected),
+            "{behaviour}: {message}"
+        );
     }
 }

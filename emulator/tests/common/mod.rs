@@ -53,6 +53,7 @@ impl Answer {
 }
 
 pub fn client() -> Client {
+    install_crypto_provider();
     Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -168,4 +169,9 @@ impl Fixture {
             .expect("audience exists")
             .members
     }
+}
+
+/// Makes rustls usable whatever reqwest features the workspace unified (see Cargo.toml).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -56,7 +56,11 @@ pub struct LiveTransport {
 
 impl LiveTransport {
     /// A transport for a plugin's endpoints with the given secrets.
-    pub fn new(endpoints: BTreeMap<String, Endpoint>, secrets: Secrets, policy: HttpPolicy) -> Result<Self, String> {
+    pub fn new(
+        endpoints: BTreeMap<String, Endpoint>,
+        secrets: Secrets,
+        policy: HttpPolicy,
+    ) -> Result<Self, String> {
         // ring is the process-wide rustls provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,10 +94,9 @@ impl LiveTransport {
     }
 
     fn build(&self, request: PreparedRequest) -> Result<Outgoing, TransportError> {
-        let endpoint = self
-            .endpoints
-            .get(&request.endpoint)
-            .ok_or_else(|| TransportError::Failed(format!("unknown endpoint `{}`", request.endpoint)))?;
+        let endpoint = self.endpoints.get(&request.endpoint).ok_or_else(|| {
+            TransportError::Failed(format!("unknown endpoint `{}`", request.endpoint))
+        })?;
         let missing = |name: &str| {
             TransportError::Failed(format!(
                 "no `{name}` credential is configured (set {} or connect first)",
@@ -101,24 +104,40 @@ impl LiveTransport {
             ))
         };
         let mut url = reqwest::Url::parse(&format!("{}{}", request.base_url, request.path))
-            .map_err(|e| TransportError::Failed(format!("invalid URL for endpoint `{}`: {e}", request.endpoint)))?;
-        let base_host = reqwest::Url::parse(&request.base_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+            .map_err(|e| {
+                TransportError::Failed(format!(
+                    "invalid URL for endpoint `{}`: {e}",
+                    request.endpoint
+                ))
+            })?;
+        let base_host = reqwest::Url::parse(&request.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
         if url.host_str().map(str::to_owned) != base_host {
-            return Err(TransportError::Failed("the request would leave the endpoint's host".to_owned()));
+            return Err(TransportError::Failed(
+                "the request would leave the endpoint's host".to_owned(),
+            ));
         }
         {
             let mut query = url.query_pairs_mut();
             for (name, value) in &request.query {
                 match value {
                     QueryValue::Plain(v) => query.append_pair(name, v),
-                    QueryValue::Secret(s) => query.append_pair(name, self.secrets.get(s).ok_or_else(|| missing(s))?.expose()),
+                    QueryValue::Secret(s) => query.append_pair(
+                        name,
+                        self.secrets.get(s).ok_or_else(|| missing(s))?.expose(),
+                    ),
                 };
             }
             if request.authenticate
                 && let Some(proof) = &endpoint.proof
-                && let (Some(key), Some(of)) = (self.secrets.get(&proof.key), self.secrets.get(&proof.of))
+                && let (Some(key), Some(of)) =
+                    (self.secrets.get(&proof.key), self.secrets.get(&proof.of))
             {
-                query.append_pair(&proof.param, &hmac_hex(key.expose().as_bytes(), of.expose().as_bytes()));
+                query.append_pair(
+                    &proof.param,
+                    &hmac_hex(key.expose().as_bytes(), of.expose().as_bytes()),
+                );
             }
         }
         if url.query() == Some("") {
@@ -128,14 +147,29 @@ impl LiveTransport {
         if request.authenticate {
             match endpoint.auth {
                 AuthScheme::Bearer => {
-                    let token = self.secrets.get(&endpoint.auth_secret).ok_or_else(|| missing(&endpoint.auth_secret))?;
-                    headers.push(("authorization".to_owned(), format!("Bearer {}", token.expose())));
+                    let token = self
+                        .secrets
+                        .get(&endpoint.auth_secret)
+                        .ok_or_else(|| missing(&endpoint.auth_secret))?;
+                    headers.push((
+                        "authorization".to_owned(),
+                        format!("Bearer {}", token.expose()),
+                    ));
                 }
                 AuthScheme::HmacBody => {
-                    let key = self.secrets.get(&endpoint.auth_secret).ok_or_else(|| missing(&endpoint.auth_secret))?;
+                    let key = self
+                        .secrets
+                        .get(&endpoint.auth_secret)
+                        .ok_or_else(|| missing(&endpoint.auth_secret))?;
                     let body = request.body.as_deref().unwrap_or_default();
-                    let header = endpoint.hmac_header.clone().unwrap_or_else(|| "x-audex-signature".to_owned());
-                    headers.push((header, format!("sha256={}", hmac_hex(key.expose().as_bytes(), body))));
+                    let header = endpoint
+                        .hmac_header
+                        .clone()
+                        .unwrap_or_else(|| "x-audex-signature".to_owned());
+                    headers.push((
+                        header,
+                        format!("sha256={}", hmac_hex(key.expose().as_bytes(), body)),
+                    ));
                 }
                 AuthScheme::None => {}
             }
@@ -178,8 +212,16 @@ struct Outgoing {
     label: String,
 }
 
-async fn perform(client: reqwest::Client, outgoing: Outgoing, policy: HttpPolicy) -> Result<HttpResponse, TransportError> {
-    let attempts = if outgoing.idempotent { policy.attempts.max(1) } else { 1 };
+async fn perform(
+    client: reqwest::Client,
+    outgoing: Outgoing,
+    policy: HttpPolicy,
+) -> Result<HttpResponse, TransportError> {
+    let attempts = if outgoing.idempotent {
+        policy.attempts.max(1)
+    } else {
+        1
+    };
     let mut attempt = 1;
     loop {
         let mut builder = client.request(outgoing.method.clone(), outgoing.url.clone());
@@ -195,7 +237,12 @@ async fn perform(client: reqwest::Client, outgoing: Outgoing, policy: HttpPolicy
                 let headers = response
                     .headers()
                     .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 match response.bytes().await {
                     Ok(body) => Ok(HttpResponse {
@@ -214,7 +261,10 @@ async fn perform(client: reqwest::Client, outgoing: Outgoing, policy: HttpPolicy
         };
         if !retryable || attempt >= attempts {
             return outcome.map_err(|message| {
-                TransportError::Failed(format!("{}: {message} (after {attempt} attempt(s))", outgoing.label))
+                TransportError::Failed(format!(
+                    "{}: {message} (after {attempt} attempt(s))",
+                    outgoing.label
+                ))
             });
         }
         let backoff = backoff(policy, attempt);
@@ -277,7 +327,10 @@ impl Transport for LiveTransport {
     }
 
     fn wait(&mut self, id: u64) -> Result<HttpResponse, TransportError> {
-        let handle = self.pending.remove(&id).ok_or(TransportError::UnknownRequest(id))?;
+        let handle = self
+            .pending
+            .remove(&id)
+            .ok_or(TransportError::UnknownRequest(id))?;
         self.runtime
             .block_on(handle)
             .map_err(|e| TransportError::Failed(format!("request task failed: {e}")))?
