@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::phone::CountryCell;
+use super::digest::PendingDigests;
+use super::phone::{CountryCell, Validator};
 use super::{KernelError, Reason};
 
 /// One kernel's output over an array of N rows.
@@ -25,12 +26,14 @@ pub struct NormalizedColumn {
 /// Per-kernel working memory, kept with the output so that it is reused across batches.
 #[derive(Clone, Default)]
 pub(super) struct Scratch {
-    /// An email being normalized.
-    pub(super) bytes: Vec<u8>,
+    /// The normalized emails of a batch, hashed together at the end of the run.
+    pub(super) pending: PendingDigests,
     /// A phone number being rewritten (`00` international prefix to `+`).
     pub(super) text: String,
     /// The row countries of the phone kernel, resolved once per batch.
     pub(super) countries: Vec<CountryCell>,
+    /// The phone kernel's fast validity check (its per-region rules).
+    pub(super) validator: Validator,
 }
 
 impl NormalizedColumn {

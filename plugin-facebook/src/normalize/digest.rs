@@ -31,6 +31,66 @@ pub fn sha256_hex(input: &[u8], out: &mut [u8; 64]) {
     hex_encode_32(&Sha256::digest(input).into(), out);
 }
 
+/// Whether kernels gather their messages in [`PendingDigests`] and hash them together at the
+/// end of a batch (the WebAssembly build, four at a time with SIMD128), rather than hash each
+/// one as soon as it is normalized (natively, where `sha2` uses SHA-NI and a second pass over
+/// the messages only costs: measured 12 % slower on the email kernel).
+pub(super) const BATCHED: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// Messages gathered during one kernel run and hashed together at its end, so that the
+/// WebAssembly build can hash them four at a time ([`super::sha256x4`], SIMD128).
+#[derive(Clone, Default)]
+pub(super) struct PendingDigests {
+    /// The messages, back to back.
+    pub(super) data: Vec<u8>,
+    /// `(slot, start, end)`: `data[start..end]` is hashed into output slot `slot`.
+    items: Vec<(usize, usize, usize)>,
+}
+
+impl PendingDigests {
+    /// Forgets every message, keeping the allocations.
+    pub(super) fn clear(&mut self) {
+        self.data.clear();
+        self.items.clear();
+    }
+
+    /// Takes `data[start..]` as the message whose digest goes to `slots[slot]`: recorded for
+    /// [`hash_into`](Self::hash_into) when [`BATCHED`], else hashed now and dropped.
+    #[inline]
+    pub(super) fn push_from(&mut self, slot: usize, start: usize, slots: &mut [[u8; 64]]) {
+        if BATCHED {
+            self.items.push((slot, start, self.data.len()));
+        } else {
+            sha256_hex(&self.data[start..], &mut slots[slot]);
+            self.data.truncate(start);
+        }
+    }
+
+    /// Hashes every recorded message into its slot as lowercase hex.
+    pub(super) fn hash_into(&self, slots: &mut [[u8; 64]]) {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        self.hash_into_x4(slots);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        for &(slot, start, end) in &self.items {
+            sha256_hex(&self.data[start..end], &mut slots[slot]);
+        }
+    }
+
+    /// [`hash_into`](Self::hash_into) through the four-lane hasher.
+    #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+    fn hash_into_x4(&self, slots: &mut [[u8; 64]]) {
+        super::sha256x4::hash_many(
+            self.items.len(),
+            |i| {
+                let (_, start, end) = self.items[i];
+                &self.data[start..end]
+            },
+            |i, hex| slots[self.items[i].0] = hex,
+            sha256_hex,
+        );
+    }
+}
+
 /// Hex-encodes a 32-byte digest into 64 lowercase hex digits through a lookup table.
 pub(super) fn hex_encode_32(bytes: &[u8; 32], out: &mut [u8; 64]) {
     for (pair, &b) in out.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
@@ -104,6 +164,35 @@ mod tests {
         hex_encode(&bytes, &mut out);
         let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(out, expected.as_bytes());
+    }
+
+    #[test]
+    fn pending_digests_land_in_their_slots_either_way() {
+        let messages: Vec<String> = (0..23)
+            .map(|i| format!("{}@example.com", "u".repeat(i * 7)))
+            .collect();
+        let mut pending = PendingDigests::default();
+        // Slots in reverse order, one left empty.
+        let mut direct = vec![[0u8; 64]; messages.len() + 1];
+        for (i, m) in messages.iter().enumerate() {
+            let start = pending.data.len();
+            pending.data.extend_from_slice(m.as_bytes());
+            pending
+                .items
+                .push((messages.len() - i, start, pending.data.len()));
+        }
+        pending.hash_into(&mut direct);
+        let mut four = vec![[0u8; 64]; messages.len() + 1];
+        pending.hash_into_x4(&mut four);
+        assert_eq!(direct, four);
+        assert_eq!(direct[0], [0u8; 64]);
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(direct[messages.len() - i], {
+                let mut hex = [0u8; 64];
+                sha256_hex(m.as_bytes(), &mut hex);
+                hex
+            });
+        }
     }
 
     #[test]

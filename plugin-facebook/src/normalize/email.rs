@@ -2,7 +2,7 @@
 
 use arrow_array::Array;
 
-use super::digest::{copy_digest_lowercase, is_digest_shaped, sha256_hex};
+use super::digest::{copy_digest_lowercase, is_digest_shaped};
 use super::input::{STRING_TYPES, Strs, StrsVisitor, is_trimmed_char, trim, visit_strings};
 use super::{DIGEST_WIDTH, KernelError, NormalizedColumn, Reason};
 
@@ -45,17 +45,24 @@ impl StrsVisitor for EmailKernel<'_> {
             ..
         } = self.out;
         let (slots, _) = values.as_chunks_mut::<DIGEST_WIDTH>();
-        for ((i, slot), reason) in slots.iter_mut().enumerate().zip(rejected.iter_mut()) {
+        let pending = &mut scratch.pending;
+        pending.clear();
+        for (i, reason) in rejected.iter_mut().enumerate() {
             let Some(raw) = strs.get(i) else {
                 *reason = Some(Reason::Missing);
                 continue;
             };
-            match normalize(raw, &mut scratch.bytes) {
-                Ok(Normalized::PreHashed(digest)) => copy_digest_lowercase(digest, slot),
-                Ok(Normalized::InScratch) => sha256_hex(&scratch.bytes, slot),
-                Err(r) => *reason = Some(r),
+            let start = pending.data.len();
+            match normalize(raw, &mut pending.data) {
+                Ok(Normalized::PreHashed(digest)) => copy_digest_lowercase(digest, &mut slots[i]),
+                Ok(Normalized::Appended) => pending.push_from(i, start, slots),
+                Err(r) => {
+                    pending.data.truncate(start);
+                    *reason = Some(r);
+                }
             }
         }
+        pending.hash_into(slots);
     }
 }
 
@@ -64,12 +71,13 @@ impl StrsVisitor for EmailKernel<'_> {
 enum Normalized<'a> {
     /// The trimmed input is already a digest (any case).
     PreHashed(&'a [u8]),
-    /// The normalized address, to hash, is in the scratch buffer.
-    InScratch,
+    /// The normalized address, to hash, was appended to the buffer.
+    Appended,
 }
 
-/// Normalizes one email into `scratch` (cleared first) or says why it is rejected.
-fn normalize<'a>(raw: &'a [u8], scratch: &mut Vec<u8>) -> Result<Normalized<'a>, Reason> {
+/// Normalizes one email, appending it to `buf`, or says why it is rejected (then `buf` may
+/// hold part of it: the caller truncates).
+fn normalize<'a>(raw: &'a [u8], buf: &mut Vec<u8>) -> Result<Normalized<'a>, Reason> {
     let value = trim(raw);
     if value.is_empty() {
         return Err(Reason::Empty);
@@ -77,10 +85,11 @@ fn normalize<'a>(raw: &'a [u8], scratch: &mut Vec<u8>) -> Result<Normalized<'a>,
     if is_digest_shaped(value) {
         return Ok(Normalized::PreHashed(value));
     }
-    scratch.clear();
-    let mut ats = 0usize;
-    let mut at = 0usize;
+    let start = buf.len();
     if value.is_ascii() {
+        let mut ats = 0usize;
+        // Offset of the (last) `@` in the normalized address.
+        let mut at = 0usize;
         for &b in value {
             // Trimming removed these at the ends; inside, they make the address malformed.
             if b <= b' ' || b == 0x7f {
@@ -88,33 +97,39 @@ fn normalize<'a>(raw: &'a [u8], scratch: &mut Vec<u8>) -> Result<Normalized<'a>,
             }
             if b == b'@' {
                 ats += 1;
-                at = scratch.len();
+                at = buf.len() - start;
             }
-            scratch.push(b.to_ascii_lowercase());
+            buf.push(b.to_ascii_lowercase());
         }
-    } else {
-        // Internationalized address (RFC 6531): Unicode lowercase, checked per character.
-        let Ok(text) = std::str::from_utf8(value) else {
+        if ats != 1 || at == 0 || at + 1 == value.len() {
             return Err(Reason::MalformedEmail);
-        };
-        let mut buf = [0u8; 4];
-        for c in text.chars() {
-            if is_trimmed_char(c) {
-                return Err(Reason::MalformedEmail);
-            }
-            if c == '@' {
-                ats += 1;
-                at = scratch.len();
-            }
-            for lower in c.to_lowercase() {
-                scratch.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
-            }
+        }
+        return Ok(Normalized::Appended);
+    }
+    // Internationalized address (RFC 6531): Unicode lowercase, checked per character.
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Err(Reason::MalformedEmail);
+    };
+    let mut ats = 0usize;
+    // Offset of the (last) `@` in the normalized address.
+    let mut at = 0usize;
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        if is_trimmed_char(c) {
+            return Err(Reason::MalformedEmail);
+        }
+        if c == '@' {
+            ats += 1;
+            at = buf.len() - start;
+        }
+        for lower in c.to_lowercase() {
+            buf.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
         }
     }
-    if ats != 1 || at == 0 || at + 1 == scratch.len() {
+    if ats != 1 || at == 0 || at + 1 == buf.len() - start {
         return Err(Reason::MalformedEmail);
     }
-    Ok(Normalized::InScratch)
+    Ok(Normalized::Appended)
 }
 
 #[cfg(test)]
@@ -316,16 +331,53 @@ mod tests {
     }
 
     #[test]
-    fn normalize_reuses_scratch() {
-        let mut scratch = Vec::with_capacity(64);
-        let ptr = scratch.as_ptr();
-        for value in ["A@B.C", "d@e.f", "x@y.z"] {
+    fn normalize_appends_without_reallocating() {
+        let mut buf = Vec::with_capacity(64);
+        let ptr = buf.as_ptr();
+        let mut expected = Vec::new();
+        for value in ["A@B.C", "d@e.f", "X@Y.Z", "ÉLODIE@EXEMPLE.FR"] {
             assert_eq!(
-                normalize(value.as_bytes(), &mut scratch),
-                Ok(Normalized::InScratch)
+                normalize(value.as_bytes(), &mut buf),
+                Ok(Normalized::Appended)
             );
-            assert_eq!(scratch, value.to_ascii_lowercase().as_bytes());
+            expected.extend_from_slice(value.to_lowercase().as_bytes());
+            assert_eq!(buf, expected);
         }
-        assert_eq!(scratch.as_ptr(), ptr, "no reallocation");
+        assert_eq!(buf.as_ptr(), ptr, "no reallocation");
+        // A rejected value may leave a partial address: the kernel truncates it.
+        assert_eq!(
+            normalize("élodie @x.fr".as_bytes(), &mut buf),
+            Err(Reason::MalformedEmail)
+        );
+    }
+
+    #[test]
+    fn many_rows_match_the_reference_in_every_batch_shape() {
+        // Enough rows for several groups of four, with pre-hashed, rejected and long
+        // (two-block and longer) addresses interleaved.
+        let long = format!("{}@example.com", "x".repeat(50));
+        let longer = format!("{}@example.com", "y".repeat(150));
+        let values: Vec<Option<String>> = (0..203)
+            .map(|i| match i % 9 {
+                0 => None,
+                1 => Some("not an email".to_owned()),
+                2 => Some(format!("  User{i}@Example.COM ")),
+                3 => Some(long.to_uppercase()),
+                4 => Some(longer.clone()),
+                5 => Some(h(&format!("u{i}@x.y")).to_ascii_uppercase()),
+                6 => Some(format!("élodie{i}@exemple.fr")),
+                _ => Some(format!("a{i}@b.c")),
+            })
+            .collect();
+        let got = run(&StringArray::from(values.clone()));
+        for (value, got) in values.iter().zip(got) {
+            let expected = match value.as_deref().map(str::trim) {
+                None => Err(Reason::Missing),
+                Some("not an email") => Err(Reason::MalformedEmail),
+                Some(v) if v.len() == 64 => Ok(v.to_ascii_lowercase()),
+                Some(v) => Ok(h(&v.to_lowercase())),
+            };
+            assert_eq!(got, expected, "{value:?}");
+        }
     }
 }

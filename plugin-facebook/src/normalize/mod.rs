@@ -29,22 +29,27 @@
 //!
 //! Performance: the email and madid paths do not allocate per row (normalization goes through
 //! a scratch buffer kept in the column, hex is written through a lookup table straight into the
-//! packed values, strings are read from the Arrow buffers directly). Phones go through
-//! `rlibphonenumber`, which allocates internally while parsing.
+//! packed values, strings are read from the Arrow buffers directly). Phones in the usual
+//! shapes are parsed and validated by fast paths that replay libphonenumber's rules with its
+//! own metadata (`phone/fast.rs`, `phone/valid.rs`); `rlibphonenumber` handles the rest and is
+//! the oracle of their differential tests. In the WebAssembly build, digests are computed at
+//! the end of each batch, four at a time with SIMD128 (`sha256x4.rs`).
 //!
-//! Measured natively (release, one core of the 2-core SHA-NI dev box, other builds running;
-//! `bench.rs` has the command): `sha256_hex` alone 14.3M/s, emails 9.2M rows/s, madids 17.1M
-//! rows/s, phones 0.57-0.74M rows/s (US national text, an international mix, Int64).
+//! Throughput: `cargo bench -p plugin-facebook` (criterion, `benches/kernels.rs`) measures
+//! each kernel natively over messy generated batches; `audex bench` measures them inside the
+//! plugin through the host. Figures and history: `BENCHMARKS.md` at the repository root.
 
-#[cfg(test)]
-mod bench;
 mod column;
 mod digest;
 mod email;
 mod input;
 mod madid;
+#[cfg(test)]
+mod messy;
 mod phone;
 mod reason;
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+mod sha256x4;
 
 use arrow_schema::DataType;
 

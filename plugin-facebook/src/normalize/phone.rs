@@ -17,6 +17,14 @@
 //!
 //! The output is the E.164 number without `+` (country code, national significant number,
 //! Italian leading zeros kept, extensions dropped), hashed with SHA-256.
+//!
+//! Speed: libphonenumber's `parse` and `is_valid_number` run one regex after another (about
+//! 300k numbers/s in the plugin). Numbers written with ASCII digits, spaces, `-`, `.`, `(`,
+//! `)`, `/` and an optional leading `+` are parsed by `fast.rs`, which replays
+//! libphonenumber's parsing steps with the region's own metadata, and every parsed number is
+//! validated by `valid.rs`, which joins the region's number-type patterns into one regex per
+//! length. Both answer exactly as libphonenumber does (differential tests in `tests.rs`) and
+//! leave anything else to it.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, UInt64Type};
@@ -25,7 +33,7 @@ use arrow_schema::DataType;
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber, Region};
 
 use super::column::Scratch;
-use super::digest::{copy_digest_lowercase, is_digest_shaped, sha256_hex};
+use super::digest::{PendingDigests, copy_digest_lowercase, is_digest_shaped};
 use super::input::{STRING_TYPES, Strs, StrsVisitor, is_trimmed_char, trim, visit_strings};
 use super::{DIGEST_WIDTH, KernelError, NormalizedColumn, Reason};
 
@@ -101,8 +109,13 @@ fn run(
         ..
     } = out;
     let Scratch {
-        text, countries, ..
+        text,
+        countries,
+        validator,
+        pending,
+        ..
     } = scratch;
+    pending.clear();
     let countries = match country {
         None => None,
         Some(column) => {
@@ -119,11 +132,13 @@ fn run(
     };
     let (slots, _) = values.as_chunks_mut::<DIGEST_WIDTH>();
     let mut rows = Rows {
-        slots,
+        slots: &mut *slots,
         rejected,
         countries,
         default,
         text,
+        validator,
+        pending: &mut *pending,
     };
 
     match input.data_type() {
@@ -136,6 +151,7 @@ fn run(
             expected: PHONE_TYPES,
         })?,
     }
+    pending.hash_into(slots);
     Ok(())
 }
 
@@ -194,6 +210,10 @@ struct Rows<'a> {
     countries: Option<&'a [CountryCell]>,
     default: Option<Region>,
     text: &'a mut String,
+    validator: &'a mut Validator,
+    /// The E.164 digits to hash (all at the end of the batch in WebAssembly, see
+    /// [`PendingDigests`]).
+    pending: &'a mut PendingDigests,
 }
 
 impl Rows<'_> {
@@ -207,8 +227,17 @@ impl Rows<'_> {
     #[inline]
     fn row(&mut self, row: usize, raw: &str) {
         let cell = self.country(row);
-        if let Err(reason) = normalize(raw, cell, self.default, self.text, &mut self.slots[row]) {
-            self.rejected[row] = Some(reason);
+        let result = normalize(raw, cell, self.default, self.text, self.validator);
+        match result {
+            Ok(Normalized::PreHashed(digest)) => {
+                copy_digest_lowercase(digest.as_bytes(), &mut self.slots[row]);
+            }
+            Ok(Normalized::E164(digits, len)) => {
+                let start = self.pending.data.len();
+                self.pending.data.extend_from_slice(&digits[..len]);
+                self.pending.push_from(row, start, self.slots);
+            }
+            Err(reason) => self.rejected[row] = Some(reason),
         }
     }
 
@@ -275,22 +304,20 @@ fn lead(text: &str) -> Lead {
     Lead::NoDigits
 }
 
-/// Normalizes and hashes one phone number into `slot`, or says why it is rejected.
-/// `text` is a reusable buffer.
-fn normalize(
-    raw: &str,
+/// Normalizes one phone number, or says why it is rejected. `text` is a reusable buffer.
+fn normalize<'a>(
+    raw: &'a str,
     cell: CountryCell,
     default: Option<Region>,
     text: &mut String,
-    slot: &mut [u8; DIGEST_WIDTH],
-) -> Result<(), Reason> {
+    validator: &mut Validator,
+) -> Result<Normalized<'a>, Reason> {
     let value = raw.trim_matches(is_trimmed_char);
     if value.is_empty() {
         return Err(Reason::Empty);
     }
     if is_digest_shaped(value.as_bytes()) {
-        copy_digest_lowercase(value.as_bytes(), slot);
-        return Ok(());
+        return Ok(Normalized::PreHashed(value));
     }
     let region = match cell {
         CountryCell::Known(region) => Some(region),
@@ -309,7 +336,7 @@ fn normalize(
         }
         // Nothing to parse `00` against: read it as the international prefix straight away.
         (Lead::DoubleZero(_), None) => None,
-        (_, region) => parse_valid(value, region),
+        (_, region) => parse_valid(value, region, validator),
     };
     let number = match (number, lead) {
         (Some(number), _) => number,
@@ -317,19 +344,52 @@ fn normalize(
             text.clear();
             text.push('+');
             text.push_str(&value[rest..]);
-            parse_valid(text, region).ok_or(Reason::InvalidPhone)?
+            parse_valid(text, region, validator).ok_or(Reason::InvalidPhone)?
         }
         (None, _) => return Err(Reason::InvalidPhone),
     };
     let mut digits = [0u8; 48];
-    sha256_hex(e164_digits(&number, &mut digits), slot);
-    Ok(())
+    let len = e164_digits(&number, &mut digits).len();
+    Ok(Normalized::E164(digits, len))
+}
+
+/// A normalized phone number.
+enum Normalized<'a> {
+    /// The trimmed input is already a digest (any case).
+    PreHashed(&'a str),
+    /// E.164 digits without `+` (the first `len` bytes), to hash.
+    E164([u8; 48], usize),
 }
 
 /// The number libphonenumber parses from `text` in `region`, if it is a valid number.
-fn parse_valid(text: &str, region: Option<Region>) -> Option<PhoneNumber> {
-    let number = PHONE_NUMBER_UTIL.parse(text, region).ok()?;
-    PHONE_NUMBER_UTIL.is_valid_number(&number).then_some(number)
+/// Parsing and validity are libphonenumber's `parse` and `is_valid_number`, replayed by the
+/// fast paths of `phone/fast.rs` and `phone/valid.rs` for the common shapes of numbers (same
+/// metadata, same regex engine, same results), by libphonenumber itself for the others.
+fn parse_valid(
+    text: &str,
+    region: Option<Region>,
+    validator: &mut Validator,
+) -> Option<PhoneNumber> {
+    let number = match fast::parse(text, region, validator) {
+        Some(fast::Parsed::Number(number)) => number,
+        Some(fast::Parsed::Error) => return None,
+        None => PHONE_NUMBER_UTIL.parse(text, region).ok()?,
+    };
+    is_valid(&number, validator).then_some(number)
+}
+
+/// libphonenumber's `is_valid_number(number)`, through the fast [`Validator`] when it can
+/// tell.
+fn is_valid(number: &PhoneNumber, validator: &mut Validator) -> bool {
+    let mut digits = [0u8; 48];
+    let e164 = e164_digits(number, &mut digits);
+    let mut tmp = [0u8; 40];
+    let code_len = write_decimal(number.country_code.unsigned_abs().into(), &mut tmp).len();
+    // E.164 is the country code followed by the national significant number.
+    let nsn = std::str::from_utf8(&e164[code_len.min(e164.len())..]).unwrap_or_default();
+    validator
+        .is_valid(number, nsn)
+        .unwrap_or_else(|| PHONE_NUMBER_UTIL.is_valid_number(number))
 }
 
 /// The E.164 digits (no `+`) of a parsed number: country code, the Italian leading zeros if
@@ -369,5 +429,9 @@ fn write_decimal(mut value: u128, buf: &mut [u8; 40]) -> &str {
     std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;
+mod valid;
+
+pub(super) use valid::Validator;

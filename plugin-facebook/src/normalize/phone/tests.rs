@@ -8,7 +8,7 @@ use arrow_array::{
 use rlibphonenumber::{PhoneNumberFormat, PhoneNumberType};
 use sha2::{Digest, Sha256};
 
-use super::super::MADID_WIDTH;
+use super::super::{MADID_WIDTH, sha256_hex};
 use super::*;
 
 /// The expected output for E.164 digits, from the streaming hasher (independent of the
@@ -593,4 +593,235 @@ fn lead_detection() {
     assert_eq!(lead("２０２"), Lead::National);
     assert_eq!(lead("n/a"), Lead::NoDigits);
     assert_eq!(lead(""), Lead::NoDigits);
+}
+
+/// The national significant number of a parsed number, as libphonenumber writes it.
+fn nsn_of(number: &PhoneNumber) -> String {
+    rlibphonenumber::get_national_significant_number_owned(number)
+}
+
+#[test]
+fn fast_validity_agrees_with_libphonenumber_in_every_region() {
+    // For every region and number type: the example number, then variants of it (digits
+    // replaced at random from the end, one digit dropped, one added) and random digit strings,
+    // written with `+` and the country code. The fast check must decide nearly all of them,
+    // and exactly as `is_valid_number`.
+    use super::super::messy::Rng;
+    let kinds = [
+        PhoneNumberType::FixedLine,
+        PhoneNumberType::Mobile,
+        PhoneNumberType::TollFree,
+        PhoneNumberType::PremiumRate,
+        PhoneNumberType::SharedCost,
+        PhoneNumberType::VoIP,
+        PhoneNumberType::PersonalNumber,
+        PhoneNumberType::Pager,
+        PhoneNumberType::UAN,
+        PhoneNumberType::VoiceMail,
+    ];
+    let mut rng = Rng::new(7);
+    let mut validator = Validator::default();
+    let (mut decided, mut valid, mut total) = (0, 0, 0);
+    for region in PHONE_NUMBER_UTIL.get_supported_regions() {
+        let Some(code) = PHONE_NUMBER_UTIL.get_country_code_for_region(region) else {
+            continue;
+        };
+        let mut nsns = Vec::new();
+        for kind in kinds {
+            if let Ok(number) =
+                PHONE_NUMBER_UTIL.get_example_number_for_type_and_region(region, kind)
+            {
+                nsns.push(nsn_of(&number));
+            }
+        }
+        let examples = nsns.clone();
+        for nsn in &examples {
+            for _ in 0..16 {
+                let keep = rng.below(nsn.len() as u64) as usize;
+                nsns.push(format!("{}{}", &nsn[..keep], rng.digits(nsn.len() - keep)));
+            }
+            if nsn.len() > 2 {
+                let at = rng.below(nsn.len() as u64) as usize;
+                nsns.push(format!("{}{}", &nsn[..at], &nsn[at + 1..]));
+            }
+            nsns.push(format!("{nsn}{}", rng.digits(1)));
+        }
+        for len in [4, 7, 9, 10, 11, 13] {
+            nsns.push(rng.digits(len));
+        }
+        for nsn in nsns {
+            let Ok(number) = PHONE_NUMBER_UTIL.parse(format!("+{code} {nsn}"), None) else {
+                continue;
+            };
+            total += 1;
+            let expected = PHONE_NUMBER_UTIL.is_valid_number(&number);
+            valid += usize::from(expected);
+            if let Some(fast) = validator.is_valid(&number, &nsn_of(&number)) {
+                decided += 1;
+                assert_eq!(
+                    fast, expected,
+                    "{region} +{code} {nsn}: fast {fast}, library {expected}"
+                );
+            }
+        }
+    }
+    eprintln!("fast validity: {decided} of {total} numbers decided, {valid} valid");
+    assert!(total > 10_000, "only {total} numbers");
+    assert!(
+        valid > total / 5 && valid < total * 4 / 5,
+        "{valid} valid of {total}"
+    );
+    assert!(
+        decided * 100 >= total * 99,
+        "the fast check decided only {decided} of {total}"
+    );
+}
+
+#[test]
+fn kernel_with_fast_validity_agrees_with_libphonenumber_on_messy_numbers() {
+    // The kernel end to end (E.164 digits hashed, or the rejection reason), with the fast
+    // check and with libphonenumber alone, on generated messy numbers, with a default country
+    // and with row countries.
+    use super::super::messy;
+    let rows = messy::column(20_000, 11, |rng| messy::phone(rng, 0.05));
+    let phones_array = StringArray::from(rows.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+    let countries = StringArray::from(rows.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
+    let run_with = |validator: Validator, country: Option<&dyn Array>| {
+        let mut out = NormalizedColumn::new(DIGEST_WIDTH);
+        out.scratch.validator = validator;
+        phones(&phones_array, country, Some("US"), &mut out).expect("utf8");
+        out.iter().map(|r| r.map(str::to_owned)).collect::<Vec<_>>()
+    };
+    for country in [None, Some(&countries as &dyn Array)] {
+        let fast = run_with(Validator::default(), country);
+        let library = run_with(Validator::library_only(), country);
+        let accepted = library.iter().filter(|r| r.is_ok()).count();
+        assert!(accepted > 10_000, "{accepted}");
+        for ((raw, f), l) in rows.iter().zip(&fast).zip(&library) {
+            assert_eq!(f, l, "{raw:?}");
+        }
+    }
+}
+
+#[test]
+fn fast_parse_agrees_with_libphonenumber() {
+    // Every region's example numbers of every type, and variants with random digits, written
+    // every way the fast path accepts (E.164, international, national, with the region's
+    // international prefix, the country code without `+`, punctuated), parsed with and
+    // without a region: the fast path must give libphonenumber's exact result (the same
+    // number, or a failure) whenever it answers, and answer for nearly all of them.
+    use super::super::messy::Rng;
+    use super::fast::{Parsed, parse};
+    let mut rng = Rng::new(5);
+    let mut validator = Validator::default();
+    let (mut answered, mut total, mut parsed_ok) = (0, 0, 0);
+    let mut check = |text: &str, region: Option<Region>, validator: &mut Validator| {
+        // Without `+` nor a region there is nothing to parse against: the kernel rejects
+        // those before parsing (missing_country), and the fast path leaves them alone.
+        if region.is_none() && !text.starts_with('+') {
+            return;
+        }
+        total += 1;
+        let expected = PHONE_NUMBER_UTIL.parse(text, region);
+        parsed_ok += usize::from(expected.is_ok());
+        if let Some(fast) = parse(text, region, validator) {
+            answered += 1;
+            match (&fast, &expected) {
+                (Parsed::Number(a), Ok(b)) => assert_eq!(a, b, "{text:?} in {region:?}"),
+                (Parsed::Error, Err(_)) => {}
+                _ => panic!("{text:?} in {region:?}: fast {fast:?}, library {expected:?}"),
+            }
+        }
+    };
+    let idd = |region: Region| match region.as_region_str().as_ref() {
+        "US" | "CA" => "011",
+        "JP" => "010",
+        "AU" => "0011",
+        _ => "00",
+    };
+    let regions: Vec<Region> = PHONE_NUMBER_UTIL.get_supported_regions().collect();
+    for &region in &regions {
+        for kind in [
+            PhoneNumberType::FixedLine,
+            PhoneNumberType::Mobile,
+            PhoneNumberType::TollFree,
+            PhoneNumberType::VoIP,
+        ] {
+            let Ok(example) =
+                PHONE_NUMBER_UTIL.get_example_number_for_type_and_region(region, kind)
+            else {
+                continue;
+            };
+            let code = example.country_code;
+            let nsn = nsn_of(&example);
+            let keep = rng.below(nsn.len() as u64) as usize;
+            let variant = format!("{}{}", &nsn[..keep], rng.digits(nsn.len() - keep));
+            let national = example.format_as(PhoneNumberFormat::National);
+            let international = example.format_as(PhoneNumberFormat::International);
+            let other = regions[rng.below(regions.len() as u64) as usize];
+            let texts = [
+                format!("+{code}{nsn}"),
+                format!("+{code} {variant}"),
+                international.to_string(),
+                national.to_string(),
+                format!("0{nsn}"),
+                format!("{code}{nsn}"),
+                format!("{code} {variant}"),
+                format!("{}{code}{nsn}", idd(region)),
+                format!("{} {code} {variant}", idd(other)),
+                format!(
+                    "({}) {}-{}",
+                    &nsn[..3.min(nsn.len())],
+                    &nsn[3.min(nsn.len())..],
+                    rng.digits(2)
+                ),
+                nsn.clone(),
+                variant.clone(),
+            ];
+            for text in &texts {
+                for r in [Some(region), Some(other), None] {
+                    check(text, r, &mut validator);
+                }
+            }
+        }
+    }
+    // The bench's messy numbers, with the US default and with their own countries.
+    let rows = super::super::messy::column(5_000, 13, |rng| super::super::messy::phone(rng, 0.05));
+    for (phone, country) in &rows {
+        let Some(phone) = phone else { continue };
+        let phone = phone.trim();
+        let country = country.as_deref().and_then(|c| Region::from_code(c).ok());
+        check(
+            phone,
+            Some(Region::from_code("US").expect("US")),
+            &mut validator,
+        );
+        check(phone, country, &mut validator);
+    }
+    eprintln!("fast parse: {answered} of {total} texts answered, {parsed_ok} parse");
+    assert!(total > 20_000, "only {total} texts");
+    assert!(parsed_ok * 2 > total, "{parsed_ok} of {total} parsed");
+    assert!(
+        answered * 100 >= total * 95,
+        "the fast path answered {answered} of {total}"
+    );
+}
+
+#[test]
+fn fast_path_metadata_is_the_locked_rlibphonenumber_s() {
+    // phone/metadata.bin is rlibphonenumber 2.2.15's src/generated/metadata/metadata.bin: the
+    // fast paths must use the metadata the library itself uses. When Cargo.lock moves to
+    // another version, copy that version's file over it (the differential tests above then
+    // check the result).
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+        .expect("the workspace's Cargo.lock");
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"rlibphonenumber\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+        .expect("rlibphonenumber in Cargo.lock");
+    assert_eq!(
+        version, "\"2.2.15\"",
+        "rlibphonenumber changed: refresh plugin-facebook/src/normalize/phone/metadata.bin"
+    );
 }
