@@ -43,11 +43,93 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connect audex to a destination account: the OAuth dialog in a browser, or a system
+    /// user token (`--token -` reads it from stdin).
+    #[command(
+        after_help = "Examples:\n  audex connect facebook\n  audex connect facebook --manual\n  audex connect facebook --name prod --token - < token.txt\n\nThe app id and secret come from AUDEX_FACEBOOK_APP_ID / AUDEX_FACEBOOK_APP_SECRET or the\n`connect.facebook` section of ~/.config/audex/config.yaml (app_id, app_secret_env, redirect_uri).\nRegister the redirect URI (default http://localhost:8765/callback) with the app.\nConnections are kept in $AUDEX_STATE_DIR (default ~/.local/state/audex), readable by you only."
+    )]
+    Connect {
+        /// The destination plugin: a built-in name (`facebook`) or a path to a .wasm file.
+        plugin: String,
+        /// The connection's name, for pipelines' `destination.connection`.
+        #[arg(long, default_value = crate::connect::DEFAULT_CONNECTION)]
+        name: String,
+        /// Paste the address the browser was redirected to (or its code) instead of running a
+        /// local listener, e.g. when the app's redirect URI is an https page.
+        #[arg(long)]
+        manual: bool,
+        /// Store a system user token instead of running the OAuth dialog; `-` reads it from
+        /// stdin (AUDEX_<PLUGIN>_TOKEN works too).
+        #[arg(long, value_name = "TOKEN|-")]
+        token: Option<String>,
+        /// The app (client) id; AUDEX_<PLUGIN>_APP_ID or the config file otherwise.
+        #[arg(long)]
+        app_id: Option<String>,
+        /// The redirect URI registered with the app (default http://localhost:8765/callback).
+        #[arg(long)]
+        redirect_uri: Option<String>,
+        /// The API's base URL, e.g. an `audex emulator` (the endpoint's variable, such as
+        /// AUDEX_GRAPH_URL, otherwise).
+        #[arg(long = "api-url", visible_alias = "graph-url", value_name = "URL")]
+        api_url: Option<String>,
+        /// Print the address only; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// List the ad accounts of a connection (all pages), or select those pipelines may use.
+    #[command(
+        after_help = "Examples:\n  audex accounts\n  audex accounts --json\n  audex accounts --select act_1000000001 act_1000000004"
+    )]
+    Accounts {
+        /// The connection.
+        #[arg(long, default_value = crate::connect::DEFAULT_CONNECTION)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Record these accounts as the only ones pipelines may export to with this connection.
+        #[arg(long, num_args = 1.., value_name = "ID")]
+        select: Vec<String>,
+        /// The API's base URL (default: the one the connection was made against).
+        #[arg(long = "api-url", visible_alias = "graph-url", value_name = "URL")]
+        api_url: Option<String>,
+        /// The plugin, when there is no stored connection (a token in the environment).
+        #[arg(long)]
+        plugin: Option<String>,
+    },
+    /// Show the connection's token (kind, expiry, scopes) and the selected accounts' readiness.
+    Status {
+        /// The connection.
+        #[arg(long, default_value = crate::connect::DEFAULT_CONNECTION)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The API's base URL (default: the one the connection was made against).
+        #[arg(long = "api-url", visible_alias = "graph-url", value_name = "URL")]
+        api_url: Option<String>,
+        /// The plugin, when there is no stored connection (a token in the environment).
+        #[arg(long)]
+        plugin: Option<String>,
+    },
+    /// Remove a stored connection.
+    Disconnect {
+        /// The connection.
+        #[arg(long, default_value = crate::connect::DEFAULT_CONNECTION)]
+        name: String,
+    },
     /// Check pipelines without sending anything: schema, plugin settings, source columns.
     Validate {
         /// Pipeline files.
         #[arg(required = true)]
         pipelines: Vec<PathBuf>,
+        /// One JSON object per pipeline on stdout: `{file, ok, plugin, account, audiences,
+        /// warnings, error: {kind, message}}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the Graph API emulator on loopback until Ctrl-C (prints its URL and a token).
     #[command(
@@ -69,6 +151,14 @@ enum Command {
         /// Calls per ad account per hour before rate limiting.
         #[arg(long)]
         calls_per_hour: Option<u32>,
+    },
+    /// Measure normalization and hashing: the plugin through the host, the native kernels,
+    /// an end-to-end dry run, peak memory (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+    /// Print a shell completion script (`audex completions bash > /etc/bash_completion.d/audex`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Write a generated sample segment (messy, realistic rows) to a file.
     Sample {
@@ -141,6 +231,7 @@ pub fn main() -> ExitCode {
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .map(std::time::Duration::from_millis),
+                progress: !json && !cli.quiet,
                 ..RunOptions::default()
             };
             let outcome = run_pipeline(&runtime, &pipeline, &options);
@@ -159,7 +250,69 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(outcome.exit_code() as u8)
         }
-        Command::Validate { pipelines } => {
+        Command::Connect {
+            plugin,
+            name,
+            manual,
+            token,
+            app_id,
+            redirect_uri,
+            api_url,
+            no_browser,
+            timeout,
+        } => {
+            let options = crate::connect::commands::ConnectOptions {
+                plugin,
+                name,
+                manual,
+                token,
+                app_id,
+                redirect_uri,
+                api_url,
+                no_browser,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            connection_command(|runtime| crate::connect::commands::connect(runtime, &options))
+        }
+        Command::Accounts {
+            name,
+            json,
+            select,
+            api_url,
+            plugin,
+        } => {
+            let options = crate::connect::commands::AccountOptions {
+                name,
+                json,
+                select,
+                api_url,
+                plugin,
+            };
+            connection_command(|runtime| crate::connect::commands::accounts(runtime, &options))
+        }
+        Command::Status {
+            name,
+            json,
+            api_url,
+            plugin,
+        } => {
+            let options = crate::connect::commands::AccountOptions {
+                name,
+                json,
+                api_url,
+                plugin,
+                select: Vec::new(),
+            };
+            connection_command(|runtime| crate::connect::commands::status(runtime, &options))
+        }
+        Command::Disconnect { name } => match crate::connect::commands::disconnect(&name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code() as u8)
+            }
+        },
+        Command::Validate { pipelines, json } => {
             let runtime = match runtime() {
                 Ok(r) => r,
                 Err(code) => return code,
@@ -169,6 +322,24 @@ pub fn main() -> ExitCode {
                 let result = crate::pipeline::LoadedPipeline::load(&path)
                     .map_err(crate::AudexError::from)
                     .and_then(|p| crate::run::prepare(&runtime, &p));
+                if json {
+                    let line = match &result {
+                        Ok(p) => serde_json::json!({
+                            "file": path, "ok": true, "plugin": p.plugin.label(),
+                            "account": p.plan.account, "audiences": p.plan.audiences,
+                            "warnings": p.plan.warnings, "error": null,
+                        }),
+                        Err(e) => serde_json::json!({
+                            "file": path, "ok": false,
+                            "error": {"kind": e.kind(), "message": e.to_string()},
+                        }),
+                    };
+                    println!("{line}");
+                    if let Err(e) = &result {
+                        code = code.max(e.exit_code());
+                    }
+                    continue;
+                }
                 match result {
                     Ok(prepared) => {
                         println!(
@@ -197,6 +368,16 @@ pub fn main() -> ExitCode {
             extra_accounts,
             calls_per_hour,
         } => serve_emulator(port, latency_ms, &faults, extra_accounts, calls_per_hour),
+        Command::Bench(args) => crate::bench::main(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "audex", &mut script);
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(&script);
+            ExitCode::SUCCESS
+        }
         Command::Sample {
             out,
             rows,
@@ -222,6 +403,23 @@ pub fn main() -> ExitCode {
                     ExitCode::from(crate::exit::INTERNAL as u8)
                 }
             }
+        }
+    }
+}
+
+/// Runs a connection command with a runtime, printing its error.
+fn connection_command(
+    command: impl FnOnce(&Runtime) -> Result<(), crate::connect::ConnectError>,
+) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match command(&runtime) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
         }
     }
 }

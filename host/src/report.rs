@@ -98,6 +98,25 @@ pub struct RunReport {
     pub error: Option<ErrorReport>,
     /// Peak resident memory of the process, bytes (Linux).
     pub peak_rss_bytes: Option<u64>,
+    /// Where the audiences can be seen in the destination's console (Ads Manager).
+    pub console_url: Option<String>,
+    /// Completion notifications and whether each was delivered.
+    pub notifications: Vec<NotificationReport>,
+}
+
+/// The delivery of one completion notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationReport {
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// Recipients or URL (without credentials).
+    pub target: String,
+    /// True when the server accepted it.
+    pub delivered: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
 }
 
 impl RunReport {
@@ -164,6 +183,18 @@ impl RunReport {
         if let Some(e) = &self.error {
             s.push_str(&format!("  error ({}): {}\n", e.kind, e.message));
         }
+        for n in &self.notifications {
+            match &n.error {
+                None => s.push_str(&format!("  notified by {} ({})\n", n.channel, n.target)),
+                Some(e) => s.push_str(&format!(
+                    "  {} notification to {} NOT delivered: {e}\n",
+                    n.channel, n.target
+                )),
+            }
+        }
+        if let Some(url) = &self.console_url {
+            s.push_str(&format!("  see the audiences at {url}\n"));
+        }
         s
     }
 }
@@ -199,6 +230,8 @@ mod tests {
             warnings: vec![],
             error: None,
             peak_rss_bytes: None,
+            console_url: None,
+            notifications: vec![],
         }
     }
 

@@ -13,7 +13,7 @@ use crate::pipeline::LoadedPipeline;
 use crate::plugin::bindings::exports::audex::destination::destination as wit;
 use crate::plugin::imports::Services;
 use crate::plugin::runtime::LoadedPlugin;
-use crate::plugin::{ExportInputs, PluginError, PluginSource, Runtime};
+use crate::plugin::{ExportInputs, Manifest, PluginError, PluginSource, Runtime};
 use crate::report::{AudienceReport, ErrorReport, LookalikeReport, RunReport, RunStatus};
 use crate::secrets::Secrets;
 use crate::source::prefetch::Prefetcher;
@@ -26,12 +26,15 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Where to write `report.json`, `requests.jsonl` (dry runs) and `rejects.csv`.
     pub out_dir: Option<PathBuf>,
-    /// Credentials for live runs; `None` reads `AUDEX_SECRET_*` from the environment.
+    /// Credentials for live runs; `None` takes the token in the environment
+    /// (`AUDEX_SECRET_*`), else the pipeline's connection (`destination.connection`).
     pub secrets: Option<Secrets>,
     /// Transport retries and timeouts.
     pub http: HttpPolicy,
     /// Longest pause a plugin may ask for (rate limits); `None` is 15 minutes.
     pub max_pause: Option<Duration>,
+    /// Show a progress bar on stderr (it stays hidden when stderr is not a terminal).
+    pub progress: bool,
 }
 
 /// The embedded emulator's value for an endpoint URL setting.
@@ -82,6 +85,8 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
         warnings: Vec::new(),
         error: None,
         peak_rss_bytes: None,
+        console_url: None,
+        notifications: Vec::new(),
     };
     let result = execute(runtime, &pipeline, options, &mut report);
     report.duration_s = started.elapsed().as_secs_f64();
@@ -104,6 +109,9 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
             });
         }
     }
+    if let Some(section) = &pipeline.pipeline.notify {
+        report.notifications = notify_run(&report, section);
+    }
     if let Some(dir) = &options.out_dir
         && let Err(e) = write_report(dir, &report)
     {
@@ -114,6 +122,30 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
         report: Some(report),
         error,
     }
+}
+
+/// Sends the pipeline's notifications. Failures are warnings, never the run's outcome.
+fn notify_run(
+    report: &RunReport,
+    section: &crate::notify::NotifySection,
+) -> Vec<crate::report::NotificationReport> {
+    let smtp = match crate::settings::load() {
+        Ok(settings) => settings.smtp,
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    };
+    let outcomes = crate::notify::send_all(report, section, smtp.as_ref());
+    for n in outcomes.iter().filter(|n| !n.delivered) {
+        tracing::warn!(
+            "{} notification to {} not delivered: {}",
+            n.channel,
+            n.target,
+            n.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    outcomes
 }
 
 fn write_report(dir: &Path, report: &RunReport) -> Result<(), AudexError> {
@@ -144,6 +176,20 @@ pub struct Prepared {
 
 /// Validates a pipeline against its plugin and source without sending anything.
 pub fn prepare(runtime: &Runtime, pipeline: &LoadedPipeline) -> Result<Prepared, AudexError> {
+    prepare_then(runtime, pipeline, &mut |_, _| Ok(()))
+}
+
+/// Called by [`prepare_then`] with the manifest and the endpoint overrides.
+type BeforeSource<'a> =
+    dyn FnMut(&Manifest, &BTreeMap<String, String>) -> Result<(), AudexError> + 'a;
+
+/// [`prepare`], calling `before_source` with the manifest and the endpoint overrides once the
+/// plan is checked, before the source is touched (a live run finds its credentials there).
+fn prepare_then(
+    runtime: &Runtime,
+    pipeline: &LoadedPipeline,
+    before_source: &mut BeforeSource<'_>,
+) -> Result<Prepared, AudexError> {
     let base = pipeline.base_dir();
     let source = PluginSource::resolve(pipeline.plugin(), &base)
         .map_err(|e| pipeline.error_at("destination.plugin", e.to_string()))?;
@@ -175,6 +221,14 @@ pub fn prepare(runtime: &Runtime, pipeline: &LoadedPipeline) -> Result<Prepared,
         }
         Err(e) => return Err(e.into()),
     };
+    // The connection's account selection (`audex accounts --select`); the embedded emulator
+    // brings its own credentials, so no connection applies to it.
+    if !overrides.values().any(|url| url == EMULATOR_URL)
+        && let Some(account) = &plan.account
+    {
+        crate::connect::credentials::check_selection(pipeline, account)?;
+    }
+    before_source(plugin.manifest(), &overrides)?;
 
     let columns = &pipeline.pipeline.columns;
     let mut mapping = Vec::new();
@@ -243,7 +297,17 @@ fn execute(
     options: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), AudexError> {
-    let prepared = prepare(runtime, pipeline)?;
+    // A live run finds its credentials before the source is touched.
+    let mut live_secrets = None;
+    let prepared = prepare_then(runtime, pipeline, &mut |manifest, overrides| {
+        if !options.dry_run {
+            live_secrets = Some(match &options.secrets {
+                Some(secrets) => secrets.clone(),
+                None => crate::connect::credentials::for_run(pipeline, manifest, overrides)?,
+            });
+        }
+        Ok(())
+    })?;
     report.plugin = prepared.plugin.label().to_owned();
     report.ad_account = prepared.plan.account.clone();
     report
@@ -271,10 +335,7 @@ fn execute(
     // Live: start embedded emulators where the pipeline asks for one, then check that the
     // credentials every endpoint needs are there before reading any data.
     let manifest = prepared.plugin.manifest().clone();
-    let mut secrets = options
-        .secrets
-        .clone()
-        .unwrap_or_else(|| Secrets::from_env(&manifest.secrets));
+    let mut secrets = live_secrets.unwrap_or_default();
     let mut prepared = prepared;
     let mut emulators = Vec::new();
     for (name, url) in prepared.overrides.iter_mut() {
@@ -345,6 +406,7 @@ fn run_export(
                 message: e.to_string(),
             })?;
     }
+    services.progress = progress_bar(prepared.estimated_rows, options.progress);
     let mut instance = prepared.plugin.instantiate(services)?;
     let request = wit::ExportRequest {
         pipeline: report.pipeline.clone(),
@@ -359,6 +421,9 @@ fn run_export(
     };
     let result = instance.export_segment(&request, inputs);
     let services = instance.services_mut();
+    if let Some(bar) = services.progress.take() {
+        bar.finish_and_clear();
+    }
     let flushed = services.transport.finish();
     let record = services.record_mut();
     report.rows_read = record.rows_read;
@@ -371,6 +436,7 @@ fn run_export(
         (Err(e), None) => return Err(e.into()),
     };
     report.warnings.extend(exported.warnings);
+    report.console_url = exported.console_url;
     report.audiences = exported
         .audiences
         .into_iter()
@@ -384,6 +450,28 @@ fn run_export(
         path: "rejects.csv".into(),
         message,
     })
+}
+
+/// A progress bar on stderr for rows read and hashed, with uploads in its message. Hidden
+/// when stderr is not a terminal, or when `enabled` is false.
+fn progress_bar(total: Option<u64>, enabled: bool) -> Option<indicatif::ProgressBar> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !enabled {
+        return None;
+    }
+    let bar = match total {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let template = if total.is_some() {
+        "{spinner} {pos}/{len} rows [{bar:30}] {per_sec} ETA {eta} {msg}"
+    } else {
+        "{spinner} {pos} rows {per_sec} {msg}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
 }
 
 fn audience_report(a: wit::AudienceReport) -> AudienceReport {

@@ -120,6 +120,7 @@ pub fn export<H: Host, S: SegmentReader>(
     Ok(ExportReport {
         audiences: reports,
         warnings,
+        console_url: Some(ads_manager_url(&settings.account)),
     })
 }
 
@@ -573,4 +574,12 @@ fn create_lookalike<H: Host>(
             Vec::new()
         }
     }
+}
+
+/// The Ads Manager page listing the account's audiences.
+pub fn ads_manager_url(account: &str) -> String {
+    format!(
+        "https://adsmanager.facebook.com/adsmanager/audiences?act={}",
+        account.trim_start_matches("act_")
+    )
 }

@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use audex_emulator::{Emulator, EmulatorConfig};
 use audex_tests::{cache_dir, python, repo_root, text, unique_emails_csv, write_pipeline};
@@ -23,6 +22,7 @@ fn run_cli_against(
         .args(["run", pipeline, "--json"])
         .current_dir(dir)
         .env("AUDEX_CACHE_DIR", cache_dir())
+        .env("AUDEX_STATE_DIR", audex_tests::empty_state_dir())
         .env("AUDEX_GRAPH_URL", emulator.base_url())
         .env("AUDEX_SECRET_ACCESS_TOKEN", emulator.access_token())
         .env("AUDEX_SECRET_APP_SECRET", emulator.app_secret())
@@ -166,6 +166,7 @@ fn a_run_without_credentials_stops_before_reading_data() {
     let output = Command::new(audex_bin())
         .args(["run", pipeline.to_str().unwrap()])
         .env("AUDEX_CACHE_DIR", cache_dir())
+        .env("AUDEX_STATE_DIR", audex_tests::empty_state_dir())
         .env_remove("AUDEX_SECRET_ACCESS_TOKEN")
         .output()
         .unwrap();
@@ -179,42 +180,24 @@ fn a_run_without_credentials_stops_before_reading_data() {
 
 #[test]
 fn metas_python_sdk_works_against_audex_emulator() {
-    let mut child = Command::new(audex_bin())
-        .args(["emulator", "--extra-accounts", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let field = |name: &str| -> String {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
-            .to_owned()
-    };
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("base URL")
-        .to_owned();
+    let emulator = audex_tests::spawn_emulator(
+        std::path::Path::new(audex_bin()),
+        &["--extra-accounts", "5"],
+    );
     let output = python(
         "sdk_smoke.py",
         &[
             "--url",
-            &url,
+            &emulator.url,
             "--token",
-            &field("access_token"),
+            &emulator.token,
             "--app-secret",
-            &field("app_secret"),
+            &emulator.app_secret,
             "--account",
             "act_1000000001",
         ],
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(emulator);
     assert!(output.status.success(), "{}", text(&output));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
@@ -222,4 +205,63 @@ fn metas_python_sdk_works_against_audex_emulator() {
         "3 seeded + 5 extra, over several pages"
     );
     assert_eq!(result["num_received"], 3);
+}
+
+#[test]
+fn sensitive_names_warn_and_flagged_audiences_are_refused() {
+    let emulator = Emulator::start(EmulatorConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    unique_emails_csv(&dir.path().join("u.csv"), 200);
+    let first = write_pipeline(
+        dir.path(),
+        "flag.yaml",
+        "name: flag\nsource: { path: u.csv }\ncolumns: { email: email }\ndestination:\n  plugin: facebook\n  ad_account: act_1000000001\n  audience: { name: 'Diabetes patients {date}', fields: [email] }\n",
+    );
+    // Facebook flags the new audience (operation_status 471) and blocks uploads to it.
+    let output = run_cli_against(&emulator, dir.path(), first.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("operation_status 471"),
+        "{report}"
+    );
+    let flagged = emulator
+        .audiences()
+        .into_iter()
+        .find(|a| a.name.starts_with("Diabetes"))
+        .unwrap();
+
+    // Adding to that audience later is refused before any upload, with the reason.
+    let second = write_pipeline(
+        dir.path(),
+        "existing.yaml",
+        &format!(
+            "name: existing\nsource: {{ path: u.csv }}\ncolumns: {{ email: email }}\ndestination:\n  plugin: facebook\n  ad_account: act_1000000001\n  audience: {{ fields: [email], existing_id: {{ email: '{}' }} }}\n",
+            flagged.id
+        ),
+    );
+    let uploads_before = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/users"))
+        .count();
+    let output = run_cli_against(&emulator, dir.path(), second.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("flagged") && stderr.contains("471"),
+        "{stderr}"
+    );
+    let uploads_after = emulator
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/users"))
+        .count();
+    assert_eq!(
+        uploads_before, uploads_after,
+        "nothing uploaded to a flagged audience"
+    );
 }

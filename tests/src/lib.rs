@@ -27,6 +27,8 @@ pub fn run_cli(bin: &Path, dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("AUDEX_CACHE_DIR", cache_dir())
+        .env("AUDEX_STATE_DIR", empty_state_dir())
+        .env("AUDEX_CONFIG", empty_state_dir().join("config.yaml"))
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .output()
@@ -41,6 +43,14 @@ pub fn cache_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target profile dir")
         .join("audex-test-cache")
+}
+
+/// A state directory with no connections in it, so a developer's own `audex connect` never
+/// changes what a test sees.
+pub fn empty_state_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("audex-test-empty-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating the empty state dir");
+    dir
 }
 
 /// Stdout and stderr of an output, for assertion messages.
@@ -116,4 +126,57 @@ pub fn unique_emails_csv(path: &Path, rows: usize) -> Vec<String> {
     std::fs::write(path, text).expect("writing csv");
     digests.sort();
     digests
+}
+
+/// An `audex emulator` process, killed when dropped.
+pub struct EmulatorProcess {
+    /// Its base URL.
+    pub url: String,
+    /// Its ready-to-use access token.
+    pub token: String,
+    /// Its app id.
+    pub app_id: String,
+    /// Its app secret.
+    pub app_secret: String,
+    child: std::process::Child,
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `BIN emulator ARGS...` and reads the line it prints on start.
+pub fn spawn_emulator(bin: &Path, args: &[&str]) -> EmulatorProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(bin)
+        .arg("emulator")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting audex emulator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("reading the emulator's first line");
+    let field = |name: &str| -> String {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+            .to_owned()
+    };
+    EmulatorProcess {
+        url: line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_owned(),
+        token: field("access_token"),
+        app_id: field("app_id"),
+        app_secret: field("app_secret"),
+        child,
+    }
 }

@@ -29,6 +29,9 @@ pub struct Pipeline {
     /// The destination: `plugin`, `connection`, endpoint overrides, and the plugin's own
     /// settings.
     pub destination: serde_json::Map<String, serde_json::Value>,
+    /// Completion notifications.
+    #[serde(default)]
+    pub notify: Option<crate::notify::NotifySection>,
 }
 
 /// `source`.
@@ -126,6 +129,18 @@ impl LoadedPipeline {
             interpolate(&pipeline.source.path, &env).map_err(|e| fail("source.path".into(), e))?;
         for (field, column) in &mut pipeline.columns {
             *column = interpolate(column, &env).map_err(|e| fail(format!("columns.{field}"), e))?;
+        }
+        if let Some(notify) = &mut pipeline.notify {
+            if let Some(email) = &mut notify.email {
+                for (i, to) in email.to.iter_mut().enumerate() {
+                    *to = interpolate(to, &env)
+                        .map_err(|e| fail(format!("notify.email.to[{i}]"), e))?;
+                }
+            }
+            if let Some(hook) = &mut notify.webhook {
+                hook.url = interpolate(&hook.url, &env)
+                    .map_err(|e| fail("notify.webhook.url".into(), e))?;
+            }
         }
         for (key, value) in &mut pipeline.destination {
             interpolate_value(value, &format!("destination.{key}"), &env, &fail)?;

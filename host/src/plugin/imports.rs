@@ -74,6 +74,7 @@ pub struct Services {
     pub(crate) dry_run: bool,
     pub(crate) max_sleep_ms: u64,
     pub(crate) record: RunRecord,
+    pub(crate) progress: Option<indicatif::ProgressBar>,
     log_bytes: usize,
 }
 
@@ -98,6 +99,7 @@ impl Services {
             dry_run,
             max_sleep_ms: 15 * 60 * 1000,
             record: RunRecord::default(),
+            progress: None,
             log_bytes: 0,
         }
     }
@@ -312,6 +314,9 @@ impl segment_source::HostSegment for HostState {
             None => Ok(None),
             Some(Ok(batch)) => {
                 self.services.record.rows_read += u64::from(batch.num_rows);
+                if let Some(bar) = &self.services.progress {
+                    bar.inc(u64::from(batch.num_rows));
+                }
                 Ok(Some(segment_source::Batch {
                     first_row: batch.first_row,
                     num_rows: batch.num_rows,
@@ -345,6 +350,16 @@ impl run::Host for HostState {
             .record
             .checkpoints
             .insert(state.audience_key.clone(), state);
+        if let Some(bar) = &self.services.progress {
+            let uploaded: Vec<String> = self
+                .services
+                .record
+                .checkpoints
+                .values()
+                .map(|c| format!("{} {}", c.audience_key, c.uploaded))
+                .collect();
+            bar.set_message(format!("uploaded: {}", uploaded.join(", ")));
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The plugin manifest (`<plugin>.toml` beside `<plugin>.wasm`): identity, the WIT version it
 //! targets, resource limits, the HTTP endpoints it may reach and how the host authenticates
-//! them, and the secrets it may ask the host to place.
+//! them, the secrets it may ask the host to place, and how a user authorizes audex with the
+//! destination (`[oauth]`, used by `audex connect`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,89 @@ pub struct Manifest {
     /// Names of the secrets the plugin may refer to (`access-token`, `app-secret`...).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// How `audex connect` obtains credentials for this plugin, if it can run an OAuth flow.
+    #[serde(default)]
+    pub oauth: Option<OAuth>,
+}
+
+/// The OAuth 2.0 authorization-code flow of a destination, as `audex connect` runs it.
+///
+/// The host knows nothing destination-specific: the dialog and token URLs, the scopes, which
+/// secrets the obtained credentials fill and the optional long-lived exchange all come from
+/// here. When the endpoint named by [`OAuth::endpoint`] has its base URL overridden (an
+/// emulator), the dialog and the token exchange go to that base URL instead, at the same paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth {
+    /// The endpoint (a key of `endpoints`) whose base URL serves the token exchange.
+    pub endpoint: String,
+    /// The authorization dialog the user opens in a browser, absolute.
+    pub authorize_url: String,
+    /// Path of the token exchange, relative to the endpoint's base URL (e.g.
+    /// `/v25.0/oauth/access_token`).
+    pub token_path: String,
+    /// Scopes asked for in the dialog.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scopes an export cannot do without; `audex status` says whether each is granted.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Separator between scopes in the dialog's `scope` parameter.
+    #[serde(default = "default_scope_separator")]
+    pub scope_separator: String,
+    /// The `grant_type` sent with the code exchange; none when the destination wants none.
+    #[serde(default)]
+    pub code_grant_type: Option<String>,
+    /// Which manifest secrets the connection fills.
+    #[serde(default)]
+    pub secrets: OAuthSecrets,
+    /// Trades the code's (short-lived) token for a long-lived one, when the destination can.
+    #[serde(default)]
+    pub long_lived: Option<LongLivedExchange>,
+    /// What the destination calls a non-interactive token given with `audex connect --token`
+    /// (e.g. `system user token`).
+    #[serde(default = "default_system_token_name")]
+    pub system_token_name: String,
+}
+
+/// The manifest secrets a connection fills.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSecrets {
+    /// The secret that receives the access token.
+    #[serde(default = "default_auth_secret")]
+    pub token: String,
+    /// The secret that receives the app's client secret (e.g. for an HMAC proof), if any.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+impl Default for OAuthSecrets {
+    fn default() -> Self {
+        Self {
+            token: default_auth_secret(),
+            client_secret: None,
+        }
+    }
+}
+
+/// A second token request that exchanges a token for a longer-lived one: the token endpoint
+/// is called with `grant_type`, the client id and secret, and the token in `token_param`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongLivedExchange {
+    /// The `grant_type` value (e.g. `fb_exchange_token`).
+    pub grant_type: String,
+    /// The parameter carrying the token to exchange (e.g. `fb_exchange_token`).
+    pub token_param: String,
+}
+
+fn default_scope_separator() -> String {
+    ",".to_owned()
+}
+
+fn default_system_token_name() -> String {
+    "system token".to_owned()
 }
 
 /// Sandbox limits a plugin asks for; the host caps them.
@@ -124,6 +208,43 @@ fn default_auth_secret() -> String {
     "access-token".to_owned()
 }
 
+impl OAuth {
+    fn check(&self, manifest: &Manifest) -> Result<(), String> {
+        if !manifest.endpoints.contains_key(&self.endpoint) {
+            return Err(format!(
+                "oauth.endpoint `{}` is not one of the manifest's endpoints",
+                self.endpoint
+            ));
+        }
+        if !self.authorize_url.starts_with("https://") && !self.authorize_url.starts_with("http://")
+        {
+            return Err("oauth.authorize_url must be an http(s) URL".to_owned());
+        }
+        if !self.token_path.starts_with('/') || self.token_path.contains(['?', '#']) {
+            return Err("oauth.token_path must be a path starting with `/`".to_owned());
+        }
+        let declared = |name: &str| manifest.secrets.iter().any(|s| s == name);
+        for name in std::iter::once(&self.secrets.token).chain(&self.secrets.client_secret) {
+            if !declared(name) {
+                return Err(format!(
+                    "oauth.secrets names `{name}`, which is not among the manifest's secrets"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The path part of [`OAuth::authorize_url`] (where an overridden endpoint serves the
+    /// dialog).
+    pub fn authorize_path(&self) -> &str {
+        let rest = self
+            .authorize_url
+            .split_once("://")
+            .map_or(self.authorize_url.as_str(), |(_, r)| r);
+        rest.find('/').map_or("/", |i| &rest[i..])
+    }
+}
+
 /// A manifest or plugin loading problem.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -201,6 +322,9 @@ impl Manifest {
                 )));
             }
         }
+        if let Some(oauth) = &manifest.oauth {
+            oauth.check(&manifest).map_err(invalid)?;
+        }
         Ok(manifest)
     }
 
@@ -269,6 +393,49 @@ allowed_hosts = ["api.example.com"]
             msg.contains("`x` 1.0.0") && msg.contains("0.9.0") && msg.contains("0.1.x"),
             "{msg}"
         );
+    }
+
+    /// `GOOD` with declared secrets and an `[oauth]` section.
+    fn with_oauth(secrets: &str, endpoint: &str) -> String {
+        format!(
+            r#"secrets = [{secrets}]
+{GOOD}
+[oauth]
+endpoint = "{endpoint}"
+authorize_url = "https://login.example.com/v2/authorize"
+token_path = "/v2/token"
+scopes = ["read", "write"]
+secrets = {{ token = "token", client_secret = "client" }}
+long_lived = {{ grant_type = "exchange", token_param = "t" }}
+"#
+        )
+    }
+
+    #[test]
+    fn parses_an_oauth_section() {
+        let m = Manifest::parse(&with_oauth(r#""token", "client""#, "api"), "test").expect("valid");
+        let oauth = m.oauth.expect("oauth");
+        assert_eq!(oauth.authorize_path(), "/v2/authorize");
+        assert_eq!(oauth.scope_separator, ",");
+        assert_eq!(oauth.secrets.client_secret.as_deref(), Some("client"));
+        assert_eq!(oauth.long_lived.expect("exchange").token_param, "t");
+        assert_eq!(oauth.system_token_name, "system token");
+        assert!(
+            Manifest::parse(GOOD, "test")
+                .expect("valid")
+                .oauth
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn refuses_oauth_naming_unknown_endpoints_or_secrets() {
+        let e = Manifest::parse(&with_oauth(r#""token""#, "api"), "test")
+            .expect_err("client secret undeclared");
+        assert!(e.to_string().contains("`client`"), "{e}");
+        let e = Manifest::parse(&with_oauth(r#""token", "client""#, "other"), "test")
+            .expect_err("unknown endpoint");
+        assert!(e.to_string().contains("oauth.endpoint"), "{e}");
     }
 
     #[test]
