@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use plugin_facebook::normalize::vocabulary::{
+    DOMAINS, FIRST, JUNK_EMAILS, JUNK_MADIDS, JUNK_PHONES, LAST,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -31,47 +34,6 @@ pub struct SampleSpec {
     pub invalid_share: f64,
 }
 
-const FIRST: &[&str] = &[
-    "mary", "john", "aisha", "li", "sofia", "lucas", "emma", "noah", "mateo", "yuki", "priya",
-    "oliver", "chloe", "hans", "amelie", "rahul", "ana", "jack", "mia", "kenji",
-];
-const LAST: &[&str] = &[
-    "smith", "garcia", "müller", "dubois", "tanaka", "patel", "silva", "brown", "jones", "martin",
-    "kim", "rossi", "nguyen", "schmidt", "wilson",
-];
-const DOMAINS: &[&str] = &[
-    "example.com",
-    "gmail.com",
-    "yahoo.co.uk",
-    "web.de",
-    "orange.fr",
-    "outlook.com",
-    "icloud.com",
-    "mail.co.jp",
-];
-const JUNK_EMAILS: &[&str] = &[
-    "n/a",
-    "none",
-    "mary@@example.com",
-    "@example.com",
-    "bob@",
-    "john smith@example.com",
-    "-",
-];
-const JUNK_PHONES: &[&str] = &[
-    "12345",
-    "555-CALL-NOW",
-    "000",
-    "+1 (000) 000-0000",
-    "n/a",
-    "99999999999999999",
-];
-const JUNK_MADIDS: &[&str] = &[
-    "not-a-uuid",
-    "6D92078A-8246-4BA4-AE5B",
-    "12345",
-    "g6d92078a-8246-4ba4-ae5b-76104861e7dc",
-];
 const ZERO_IDFA: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Rows generated per record batch.

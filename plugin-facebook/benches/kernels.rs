@@ -21,6 +21,9 @@ use plugin_facebook::normalize::{
     DIGEST_WIDTH, MADID_WIDTH, NormalizedColumn, emails, madids, phones, sha256_hex,
 };
 
+// `messy` reads `super::vocabulary`, as it does inside the library.
+use plugin_facebook::normalize::vocabulary;
+
 #[path = "../src/normalize/messy.rs"]
 mod messy;
 

@@ -56,47 +56,7 @@ impl Rng {
     }
 }
 
-const FIRST: &[&str] = &[
-    "mary", "john", "aisha", "li", "sofia", "lucas", "emma", "noah", "mateo", "yuki", "priya",
-    "oliver", "chloe", "hans", "amelie", "rahul", "ana", "jack", "mia", "kenji",
-];
-const LAST: &[&str] = &[
-    "smith", "garcia", "müller", "dubois", "tanaka", "patel", "silva", "brown", "jones", "martin",
-    "kim", "rossi", "nguyen", "schmidt", "wilson",
-];
-const DOMAINS: &[&str] = &[
-    "example.com",
-    "gmail.com",
-    "yahoo.co.uk",
-    "web.de",
-    "orange.fr",
-    "outlook.com",
-    "icloud.com",
-    "mail.co.jp",
-];
-const JUNK_EMAILS: &[&str] = &[
-    "n/a",
-    "none",
-    "mary@@example.com",
-    "@example.com",
-    "bob@",
-    "john smith@example.com",
-    "-",
-];
-const JUNK_PHONES: &[&str] = &[
-    "12345",
-    "555-CALL-NOW",
-    "000",
-    "+1 (000) 000-0000",
-    "n/a",
-    "99999999999999999",
-];
-const JUNK_MADIDS: &[&str] = &[
-    "not-a-uuid",
-    "6D92078A-8246-4BA4-AE5B",
-    "12345",
-    "g6d92078a-8246-4ba4-ae5b-76104861e7dc",
-];
+use super::vocabulary::{DOMAINS, FIRST, JUNK_EMAILS, JUNK_MADIDS, JUNK_PHONES, LAST};
 
 /// A messy email, `None` for null.
 pub fn email(rng: &mut Rng, invalid: f64) -> Option<String> {

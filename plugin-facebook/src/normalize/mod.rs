@@ -50,6 +50,7 @@ mod phone;
 mod reason;
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 mod sha256x4;
+pub mod vocabulary;
 
 use arrow_schema::DataType;
 
