@@ -1,11 +1,30 @@
-//! Builds the fixture plugins the end-to-end tests load, with their manifests beside them.
+//! Builds the plugins the end-to-end tests load by path, with their manifests beside them:
+//! the misbehaving fixture and the webhook plugin.
+
+use std::path::Path;
+
+/// Builds `package` and copies `manifest` (relative to the repository root) beside the
+/// component, with the component's stem; exports the component's path as `env`.
+fn plugin(package: &str, manifest: &str, env: &str) {
+    let wasm = audex_guest_build::build_component(package);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .join(manifest);
+    std::fs::copy(&source, wasm.with_extension("toml")).expect("copying the plugin manifest");
+    println!("cargo:rerun-if-changed={}", source.display());
+    println!("cargo:rustc-env={env}={}", wasm.display());
+}
 
 fn main() {
-    let wasm = audex_guest_build::build_component("fixture-plugin-misbehave");
-    let manifest = wasm.with_extension("toml");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/plugin-misbehave/plugin.toml");
-    std::fs::copy(&source, &manifest).expect("copying the fixture manifest");
-    println!("cargo:rerun-if-changed={}", source.display());
-    println!("cargo:rustc-env=FIXTURE_MISBEHAVE_WASM={}", wasm.display());
+    plugin(
+        "fixture-plugin-misbehave",
+        "tests/fixtures/plugin-misbehave/plugin.toml",
+        "FIXTURE_MISBEHAVE_WASM",
+    );
+    plugin(
+        "plugin-webhook",
+        "plugin-webhook/manifest.toml",
+        "WEBHOOK_PLUGIN_WASM",
+    );
 }

@@ -42,7 +42,7 @@ impl Default for EmulatorConfig {
             calls_per_hour: 190_000,
             token: None,
             app_id: "1234567890".to_owned(),
-            app_secret: ids::hex(32),
+            app_secret: ids::app_secret(),
         }
     }
 }

@@ -14,7 +14,7 @@ pub(crate) fn alphanumeric(len: usize) -> String {
 
 /// A user access token shaped like Facebook's (`EAA` + letters and digits).
 pub(crate) fn access_token() -> String {
-    format!("EAAJ{}", alphanumeric(156))
+    format!("{TOKEN_PREFIX}{}", alphanumeric(156))
 }
 
 /// An `fbtrace_id` value.
@@ -54,6 +54,18 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
             s
         })
 }
+
+/// Marker at the start of every app secret the emulator makes up: Facebook's app secrets are
+/// 32 lowercase hex digits, and these are too, but a scan of test outputs can recognise them.
+pub const APP_SECRET_MARKER: &str = "5ec2e7";
+
+/// An app secret shaped like Facebook's (32 hex digits), starting with [`APP_SECRET_MARKER`].
+pub(crate) fn app_secret() -> String {
+    format!("{APP_SECRET_MARKER}{}", hex(32 - APP_SECRET_MARKER.len()))
+}
+
+/// Start of every access token the emulator issues (Facebook's user tokens start `EAA`).
+pub const TOKEN_PREFIX: &str = "EAAJ";
 
 #[cfg(test)]
 mod tests {

@@ -112,6 +112,7 @@ mod usage;
 pub use config::EmulatorConfig;
 pub use faults::{FaultKind, FaultParseError, FaultSpec};
 pub use handle::{Emulator, EmulatorHandle};
+pub use ids::{APP_SECRET_MARKER, TOKEN_PREFIX};
 pub use server::{serve, serve_with_shutdown};
 pub use state::{AudienceDetail, AudienceSummary, EmulatorState, LoggedRequest};
 

@@ -33,7 +33,8 @@ const CLEARED_VARS: &[&str] = &[
 /// Builds workspace package `package` for [`GUEST_TARGET`] and returns the path of the
 /// resulting `.wasm` component, copied into `OUT_DIR`.
 ///
-/// Emits `cargo:rerun-if-changed` for the package directory, the WIT folder and the lock file.
+/// Emits `cargo:rerun-if-changed` for the package directory, the WIT folder, the guest SDK and
+/// the lock file.
 ///
 /// # Panics
 /// Panics (failing the build script with a message) when the nested build fails, for
@@ -78,6 +79,11 @@ pub fn build_component(package: &str) -> PathBuf {
     let package_dir = package_dir(&workspace, package);
     println!("cargo:rerun-if-changed={}", package_dir.display());
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+    // Plugins build on the guest SDK: a change there changes them.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("plugin-sdk").display()
+    );
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("Cargo.lock").display()

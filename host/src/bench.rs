@@ -104,6 +104,13 @@ pub struct BenchArgs {
     /// the built-in one, e.g. to compare two builds of the Facebook plugin.
     #[arg(long, value_name = "WASM")]
     pub plugin: Option<PathBuf>,
+    /// Rows of the live upload measured against the in-process emulator (e-mails, one
+    /// audience); 0 skips it.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub upload_rows: u64,
+    /// The emulator's latency per request for the upload measurement.
+    #[arg(long, default_value_t = 100)]
+    pub latency_ms: u64,
 }
 
 /// Why the bench could not run (a slow result is never an error).
@@ -209,8 +216,39 @@ pub struct BenchReport {
     pub meta_sdk_email_rows_per_s: Option<f64>,
     /// Why the SDK figure is missing, if it is.
     pub meta_sdk_note: Option<String>,
+    /// A live export against the emulator with a latency per request; `None` when skipped.
+    pub upload: Option<UploadFigures>,
     /// The ratios issue 7 sets targets for.
     pub ratios: Ratios,
+}
+
+/// A live export of one audience against the in-process emulator, which answers every
+/// request after a fixed latency. Uploads are sequential per audience (one request in flight),
+/// so the run cannot beat `max(hashing, requests x latency)`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadFigures {
+    /// Rows exported.
+    pub rows: u64,
+    /// The emulator's latency per request, ms.
+    pub latency_ms: u64,
+    /// Graph requests the live run sent (pre-flight, creation, uploads).
+    pub requests: u64,
+    /// Upload requests among them.
+    pub upload_requests: u64,
+    /// Wall-clock seconds of the live run (median).
+    pub live_s: f64,
+    /// Wall-clock seconds of a dry run of the same export: reading, hashing, building bodies.
+    pub dry_s: f64,
+    /// `max(dry_s, requests x latency)`: the fastest the live run could be.
+    pub bound_s: f64,
+    /// `live_s / bound_s` (target <= 1.1).
+    pub vs_bound: f64,
+    /// Upload requests per second the run achieved (report's `requests_per_s`).
+    pub requests_per_s: Option<f64>,
+    /// The highest share of the ad account's call budget the emulator reported, percent.
+    pub budget_used_percent: Option<u32>,
+    /// The emulator's call budget per ad account and hour.
+    pub calls_per_hour: u32,
 }
 
 /// The machine the figures come from.
@@ -273,6 +311,8 @@ pub struct Ratios {
     pub end_to_end_vs_plugin: f64,
     /// Peak RSS in MiB (target < 300).
     pub peak_rss_mib: Option<f64>,
+    /// Live upload time / the bound set by hashing or request latency (target <= 1.1).
+    pub upload_vs_bound: Option<f64>,
 }
 
 /// Runs `audex bench` and prints its figures; the exit code is 0 unless the bench itself
@@ -457,12 +497,39 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         }
     };
 
+    let upload = if args.upload_rows == 0 {
+        None
+    } else {
+        let upload_rows = if args.quick {
+            QUICK_ROWS.min(args.upload_rows)
+        } else {
+            args.upload_rows
+        };
+        progress(
+            args,
+            &format!(
+                "live upload of {upload_rows} rows, {} ms per request",
+                args.latency_ms
+            ),
+        );
+        Some(measure_upload(
+            &runtime,
+            dir,
+            &plugin,
+            &spec,
+            upload_rows,
+            args.latency_ms,
+            runs,
+        )?)
+    };
+
     let ratios = Ratios {
         email_plugin_vs_native_sha256: rate("email") / native_sha256_per_s,
         email_plugin_vs_meta_sdk: sdk.map(|s| rate("email") / s),
         phone_plugin_rows_per_s: rate("phone").min(rate("phone_row_country")),
         end_to_end_vs_plugin: e2e_rate / combined,
         peak_rss_mib: peak_rss.map(|b| b as f64 / f64::from(1 << 20)),
+        upload_vs_bound: upload.as_ref().map(|u| u.vs_bound),
     };
     Ok(BenchReport {
         rows,
@@ -481,7 +548,113 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         },
         meta_sdk_email_rows_per_s: sdk,
         meta_sdk_note: sdk_note,
+        upload,
         ratios,
+    })
+}
+
+/// Exports `rows` generated e-mails live to an in-process emulator answering each request
+/// after `latency_ms`, and compares the wall time with a dry run of the same export and with
+/// the requests' latency (one request in flight per audience).
+fn measure_upload(
+    runtime: &Runtime,
+    dir: &Path,
+    plugin: &str,
+    spec: &SampleSpec,
+    rows: u64,
+    latency_ms: u64,
+    runs: usize,
+) -> Result<UploadFigures, BenchError> {
+    let data = dir.join(format!("upload-{rows}-{}.parquet", spec.seed));
+    if !data.is_file() {
+        let spec = SampleSpec {
+            rows,
+            ..spec.clone()
+        };
+        crate::sample::write(&data, SampleFormat::Parquet, &spec).map_err(BenchError::Data)?;
+    }
+    let config = audex_emulator::EmulatorConfig {
+        latency: std::time::Duration::from_millis(latency_ms),
+        ..audex_emulator::EmulatorConfig::default()
+    };
+    let calls_per_hour = config.calls_per_hour;
+    let setup = |e: String| BenchError::Run {
+        case: "upload".to_owned(),
+        source: Box::new(AudexError::Internal(e)),
+    };
+    let emulator = audex_emulator::Emulator::start(config).map_err(|e| setup(e.to_string()))?;
+    let email = [CASES[0]];
+    let dry = write_pipeline(dir, "upload-dry", plugin, &data, &email)?;
+    let live_yaml = std::fs::read_to_string(&dry)
+        .map_err(|source| BenchError::Io {
+            path: dry.clone(),
+            source,
+        })?
+        .replace(
+            "\ndestination:\n",
+            &format!("\ndestination:\n  graph_url: {}\n", emulator.base_url()),
+        );
+    let live = dir.join("bench-upload-live.yaml");
+    std::fs::write(&live, live_yaml).map_err(|source| BenchError::Io {
+        path: live.clone(),
+        source,
+    })?;
+
+    let mut dry_times = Vec::new();
+    let mut live_times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        run_dry(runtime, &dry, "upload (dry)")?;
+        dry_times.push(started.elapsed().as_secs_f64());
+
+        let mut secrets = crate::secrets::Secrets::default();
+        secrets.insert(
+            "access-token",
+            crate::secrets::Secret::new(emulator.access_token()),
+        );
+        let options = RunOptions {
+            secrets: Some(secrets),
+            // A fresh export every time, journaled apart from the user's runs.
+            state_dir: Some(dir.join("upload-state")),
+            fresh: true,
+            ..RunOptions::default()
+        };
+        let before = emulator.request_log().len();
+        let started = Instant::now();
+        let outcome = run_pipeline(runtime, &live, &options);
+        live_times.push(started.elapsed().as_secs_f64());
+        let log = emulator.request_log();
+        let sent = &log[before.min(log.len())..];
+        let uploads = sent.iter().filter(|r| r.batch_seq.is_some()).count() as u64;
+        match (outcome.report, outcome.error) {
+            (Some(report), None) => last = Some((report, sent.len() as u64, uploads)),
+            (_, Some(source)) => {
+                return Err(BenchError::Run {
+                    case: "upload (live)".to_owned(),
+                    source: Box::new(source),
+                });
+            }
+            (None, None) => return Err(setup("the live run made no report".to_owned())),
+        }
+    }
+    let (report, requests, upload_requests) =
+        last.ok_or_else(|| setup("no live run".to_owned()))?;
+    let live_s = median(&live_times);
+    let dry_s = median(&dry_times);
+    let bound_s = dry_s.max(requests as f64 * latency_ms as f64 / 1000.0);
+    Ok(UploadFigures {
+        rows,
+        latency_ms,
+        requests,
+        upload_requests,
+        live_s,
+        dry_s,
+        bound_s,
+        vs_bound: live_s / bound_s.max(1e-9),
+        requests_per_s: report.requests_per_s,
+        budget_used_percent: report.budget_used_percent,
+        calls_per_hour,
     })
 }
 
@@ -906,6 +1079,24 @@ fn render(r: &BenchReport) -> String {
             );
         }
     }
+    if let Some(u) = &r.upload {
+        let _ = writeln!(
+            s,
+            "live upload of {} rows to the emulator at {} ms per request: {:.2} s for {} requests ({} uploads); dry run {:.2} s; bound max(dry, requests x latency) {:.2} s; {} upload requests/s, peak call budget used {} of {} calls/hour",
+            grouped(u.rows as f64),
+            u.latency_ms,
+            u.live_s,
+            u.requests,
+            u.upload_requests,
+            u.dry_s,
+            u.bound_s,
+            u.requests_per_s
+                .map_or("n/a".to_owned(), |v| format!("{v:.2}")),
+            u.budget_used_percent
+                .map_or("n/a".to_owned(), |p| format!("{p} %")),
+            grouped(f64::from(u.calls_per_hour))
+        );
+    }
     let q = &r.ratios;
     let _ = writeln!(
         s,
@@ -937,6 +1128,12 @@ fn render(r: &BenchReport) -> String {
         "  peak RSS, MiB                          {:>8}   target < 300",
         q.peak_rss_mib
             .map_or("n/a".to_owned(), |v| format!("{v:.1}"))
+    );
+    let _ = writeln!(
+        s,
+        "  live upload / its bound                {:>8}   target <= 1.10",
+        q.upload_vs_bound
+            .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
     );
     s
 }

@@ -42,6 +42,23 @@ enum Command {
         /// Print the report as JSON on stdout instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Start a new export even if an interrupted run of this pipeline could be resumed
+        /// (by default a run continues the pipeline's last unfinished run from its journal).
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// List past runs from the run journal, newest first: each attempt, its outcome and counts.
+    #[command(after_help = "Examples:\n  audex runs\n  audex runs --pipeline vip_buyers --json")]
+    Runs {
+        /// Only the runs of this pipeline (its `name`).
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// At most this many attempts.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Connect audex to a destination account: the OAuth dialog in a browser, or a system
     /// user token (`--token -` reads it from stdin).
@@ -122,14 +139,20 @@ enum Command {
         name: String,
     },
     /// Check pipelines without sending anything: schema, plugin settings, source columns.
+    #[command(
+        after_help = "Examples:\n  audex validate pipelines/*.yaml\n  audex validate --offline --json pipelines/vip.yaml\n\nOnline (the default) it also lists and reads the schema of s3:// sources and, when\ncredentials exist, checks them with the destination and the account's readiness (active,\nterms accepted). --offline does no network at all. Exit codes: 0 ok, 3 invalid pipeline or\nsource, 4 credentials refused, 5 account not ready, 7 plugin crashed."
+    )]
     Validate {
         /// Pipeline files.
         #[arg(required = true)]
         pipelines: Vec<PathBuf>,
         /// One JSON object per pipeline on stdout: `{file, ok, plugin, account, audiences,
-        /// warnings, error: {kind, message}}`.
+        /// warnings, notes, error: {kind, message}}`.
         #[arg(long)]
         json: bool,
+        /// No network: object-storage sources, the connection and the account are not checked.
+        #[arg(long)]
+        offline: bool,
     },
     /// Serve the Graph API emulator on loopback until Ctrl-C (prints its URL and a token).
     #[command(
@@ -178,6 +201,62 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<FormatArg>,
     },
+    /// Plugin authors' tools: scaffold a new plugin crate, check a plugin's conformance.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Create a plugin crate on the guest SDK: a small working plugin (hashes an `email`
+    /// column, posts batches to a declared endpoint), its manifest, unit tests against the
+    /// SDK's fake host, a README. It builds and passes its tests as generated.
+    #[command(after_help = "Examples:
+  audex plugin new my-dest
+  audex plugin new my-dest --dir plugins/my-dest --sdk-path ~/src/audex/plugin-sdk
+
+Then, in the new directory: `cargo test`, `cargo build --target wasm32-wasip2 --release`,
+`audex plugin check target/wasm32-wasip2/release/my_dest.wasm`. The SDK dependency is a path:
+--sdk-path, else the plugin-sdk/ of the checkout audex was built from, else the published
+crate.")]
+    New {
+        /// The plugin's name: lower-case letters, digits and `-` (the package and manifest name).
+        name: String,
+        /// Where to create the crate (default: ./NAME); it must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The audex-plugin-sdk crate to depend on, by path (an audex checkout's plugin-sdk/).
+        #[arg(long, value_name = "PATH")]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Run the conformance suite against a plugin: WIT version, its four exports on a fixture
+    /// segment, and what its requests carry (no raw identifiers, 64 lowercase hex digests, no
+    /// reserved header, declared endpoints and secrets only, batch limits, row accounting).
+    #[command(after_help = "Examples:
+  audex plugin check target/wasm32-wasip2/release/my_plugin.wasm
+  audex plugin check builtin:facebook --json
+  audex plugin check my_plugin.wasm --settings check.yaml
+
+The manifest (my_plugin.toml) sits beside the component. Settings come from its [check]
+section, or from --settings: a YAML file with `settings` (the pipeline's destination
+section), optional `rows` and `responses` (canned answers: endpoint, method, path prefix,
+status, body). Endpoints with `emulator = \"graph-api\"` are served by the embedded emulator;
+other requests are recorded and answered 200 `{}`. Nothing leaves the machine.
+
+Exit codes: 0 every check passed, 8 a check failed, 3 unusable input, 1 internal error.")]
+    Check {
+        /// The plugin: a path to its .wasm component (manifest beside it), or `builtin:NAME`.
+        plugin: String,
+        /// Check settings (YAML: settings, rows, responses) instead of the manifest's [check].
+        #[arg(long, value_name = "FILE.yaml")]
+        settings: Option<PathBuf>,
+        /// Rows of the fixture segment (default 600, or 40 % more than limits.max_batch_rows).
+        #[arg(long)]
+        rows: Option<u64>,
+        /// Print the result as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -214,11 +293,17 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     match cli.command {
+        Command::Runs {
+            pipeline,
+            limit,
+            json,
+        } => crate::runs::print(pipeline.as_deref(), limit, json),
         Command::Run {
             pipeline,
             dry_run,
             out,
             json,
+            fresh,
         } => {
             let runtime = match runtime() {
                 Ok(r) => r,
@@ -232,6 +317,7 @@ pub fn main() -> ExitCode {
                     .and_then(|v| v.parse().ok())
                     .map(std::time::Duration::from_millis),
                 progress: !json && !cli.quiet,
+                fresh,
                 ..RunOptions::default()
             };
             let outcome = run_pipeline(&runtime, &pipeline, &options);
@@ -312,52 +398,20 @@ pub fn main() -> ExitCode {
                 ExitCode::from(e.exit_code() as u8)
             }
         },
-        Command::Validate { pipelines, json } => {
+        Command::Validate {
+            pipelines,
+            json,
+            offline,
+        } => {
             let runtime = match runtime() {
                 Ok(r) => r,
                 Err(code) => return code,
             };
+            let options = crate::validate::ValidateOptions { offline };
             let mut code = crate::exit::SUCCESS;
             for path in pipelines {
-                let result = crate::pipeline::LoadedPipeline::load(&path)
-                    .map_err(crate::AudexError::from)
-                    .and_then(|p| crate::run::prepare(&runtime, &p));
-                if json {
-                    let line = match &result {
-                        Ok(p) => serde_json::json!({
-                            "file": path, "ok": true, "plugin": p.plugin.label(),
-                            "account": p.plan.account, "audiences": p.plan.audiences,
-                            "warnings": p.plan.warnings, "error": null,
-                        }),
-                        Err(e) => serde_json::json!({
-                            "file": path, "ok": false,
-                            "error": {"kind": e.kind(), "message": e.to_string()},
-                        }),
-                    };
-                    println!("{line}");
-                    if let Err(e) = &result {
-                        code = code.max(e.exit_code());
-                    }
-                    continue;
-                }
-                match result {
-                    Ok(prepared) => {
-                        println!(
-                            "{}: ok ({} to {}, audiences: {})",
-                            path.display(),
-                            prepared.plugin.label(),
-                            prepared.plan.account.as_deref().unwrap_or("?"),
-                            prepared.plan.audiences.join(", ")
-                        );
-                        for w in &prepared.plan.warnings {
-                            println!("{}: warning: {w}", path.display());
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("{e}");
-                        code = code.max(e.exit_code());
-                    }
-                }
+                let result = crate::validate::validate(&runtime, &path, options);
+                code = code.max(crate::validate::print_outcome(&path, &result, json));
             }
             ExitCode::from(code as u8)
         }
@@ -401,6 +455,68 @@ pub fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(crate::exit::INTERNAL as u8)
+                }
+            }
+        }
+        Command::Plugin(command) => plugin_command(command),
+    }
+}
+
+/// `audex plugin ...`.
+fn plugin_command(command: PluginCommand) -> ExitCode {
+    match command {
+        PluginCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => {
+            use crate::plugin_kit::scaffold;
+            let options = scaffold::ScaffoldOptions {
+                dir: dir.unwrap_or_else(|| PathBuf::from(&name)),
+                name,
+                sdk: sdk_path.map(scaffold::SdkSource::Path),
+            };
+            match scaffold::generate(&options) {
+                Ok(generated) => {
+                    print!("{}", generated.next_steps());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        PluginCommand::Check {
+            plugin,
+            settings,
+            rows,
+            json,
+        } => {
+            let runtime = match runtime() {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let options = crate::plugin_kit::check::CheckOptions {
+                plugin,
+                settings,
+                rows,
+            };
+            match crate::plugin_kit::check::check_plugin(&runtime, &options) {
+                Ok(report) => {
+                    if json {
+                        match serde_json::to_string_pretty(&report) {
+                            Ok(text) => println!("{text}"),
+                            Err(e) => eprintln!("error: {e}"),
+                        }
+                    } else {
+                        print!("{}", report.table());
+                    }
+                    ExitCode::from(report.exit_code() as u8)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
                 }
             }
         }

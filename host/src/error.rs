@@ -53,6 +53,15 @@ pub enum AudexError {
         /// What failed.
         message: String,
     },
+    /// Some audiences were filled, others stopped with an error; the next run resumes them.
+    #[error("{0}")]
+    Partial(String),
+    /// The run journal cannot be read or written, or it refuses this run.
+    #[error("{0}")]
+    Journal(String),
+    /// An interrupted earlier run of this pipeline cannot be resumed as it stands.
+    #[error("{0}")]
+    Resume(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,11 +83,16 @@ impl AudexError {
                 Wit::RateLimited(_) | Wit::Upstream(_) | Wit::NotReady(_) => exit::DESTINATION,
                 Wit::Host(_) | Wit::Internal(_) => exit::INTERNAL,
             },
-            AudexError::Plugin(PluginError::Crashed { .. } | PluginError::Load { .. }) => {
-                exit::PLUGIN_CRASHED
-            }
+            AudexError::Plugin(PluginError::Crashed { .. }) => exit::PLUGIN_CRASHED,
+            // A plugin that does not compile, link or match a supported WIT version is a
+            // configuration problem (the pipeline names the wrong file or build).
+            AudexError::Plugin(PluginError::Load { .. }) => exit::INVALID_CONFIG,
             AudexError::Plugin(PluginError::Engine(_)) => exit::INTERNAL,
-            AudexError::Output { .. } | AudexError::Internal(_) => exit::INTERNAL,
+            AudexError::Partial(_) => exit::PARTIAL,
+            AudexError::Resume(_) => exit::INVALID_CONFIG,
+            AudexError::Output { .. } | AudexError::Journal(_) | AudexError::Internal(_) => {
+                exit::INTERNAL
+            }
         }
     }
 
@@ -89,6 +103,7 @@ impl AudexError {
             exit::AUTH => "auth",
             exit::DESTINATION => "destination",
             exit::PLUGIN_CRASHED => "plugin",
+            exit::PARTIAL => "partial",
             _ => "internal",
         }
     }

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub enum RunStatus {
     /// Every audience was filled.
     Succeeded,
+    /// Some audiences were filled, others stopped with an error (exit code 6); the next run
+    /// of the pipeline resumes the unfinished ones.
+    Partial,
     /// The run stopped with an error.
     Failed,
 }
@@ -53,6 +56,13 @@ pub struct AudienceReport {
     pub invalid_entry_samples: u64,
     /// Lookalikes created from it.
     pub lookalikes: Vec<LookalikeReport>,
+    /// Why this audience stopped early while the others went on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Rows neither uploaded nor rejected because the audience stopped early; a later run of
+    /// the pipeline resumes them. 0 for a finished audience.
+    #[serde(default)]
+    pub pending: u64,
 }
 
 impl AudienceReport {
@@ -90,6 +100,13 @@ pub struct RunReport {
     pub duration_s: f64,
     /// Rows read from the source.
     pub rows_read: u64,
+    /// The journal's id for this logical run (live runs): every attempt of one export shares
+    /// it, and the counts cover the whole logical run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
+    /// Which attempt of the logical run this was: 1 for a fresh run, 2 for its first resume...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
     /// One entry per audience.
     pub audiences: Vec<AudienceReport>,
     /// Warnings for the user.
@@ -100,6 +117,13 @@ pub struct RunReport {
     pub peak_rss_bytes: Option<u64>,
     /// Where the audiences can be seen in the destination's console (Ads Manager).
     pub console_url: Option<String>,
+    /// Upload requests this attempt sent per second of the run (all audiences together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
+    /// The highest share of the account's API call budget the destination reported during
+    /// the run, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_used_percent: Option<u32>,
     /// Completion notifications and whether each was delivered.
     pub notifications: Vec<NotificationReport>,
 }
@@ -120,18 +144,19 @@ pub struct NotificationReport {
 }
 
 impl RunReport {
-    /// Checks `rows_read = uploaded + rejected` for every audience, naming the first that
-    /// does not add up.
+    /// Checks `rows_read = uploaded + rejected + pending` for every audience (`pending` is 0
+    /// unless the audience stopped early), naming the first that does not add up.
     pub fn check_accounting(&self) -> Result<(), String> {
         for a in &self.audiences {
-            let accounted = a.uploaded + a.rejected_total();
-            if accounted != self.rows_read {
+            let accounted = a.uploaded + a.rejected_total() + a.pending;
+            if accounted != self.rows_read || (a.error.is_none() && a.pending != 0) {
                 return Err(format!(
-                    "audience `{}`: {} rows read but {} uploaded + {} rejected = {accounted}",
+                    "audience `{}`: {} rows read but {} uploaded + {} rejected + {} pending = {accounted}",
                     a.key,
                     self.rows_read,
                     a.uploaded,
-                    a.rejected_total()
+                    a.rejected_total(),
+                    a.pending
                 ));
             }
         }
@@ -144,6 +169,7 @@ impl RunReport {
             "{}{} `{}` to {} in {:.1}s: {} rows read\n",
             match self.status {
                 RunStatus::Succeeded => "Exported",
+                RunStatus::Partial => "PARTLY exported",
                 RunStatus::Failed => "FAILED exporting",
             },
             if self.dry_run { " (dry run)" } else { "" },
@@ -168,6 +194,9 @@ impl RunReport {
             }
             if let Some(n) = a.num_received {
                 s.push_str(&format!("; Facebook received {n}"));
+            }
+            if let Some(e) = &a.error {
+                s.push_str(&format!("; STOPPED with {} rows pending: {e}", a.pending));
             }
             s.push('\n');
             for l in &a.lookalikes {
@@ -213,6 +242,8 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             duration_s: 0.5,
             rows_read: 10,
+            run_id: None,
+            attempt: None,
             audiences: vec![AudienceReport {
                 key: "email".into(),
                 fields: vec!["email".into()],
@@ -226,11 +257,15 @@ mod tests {
                 num_invalid_entries: None,
                 invalid_entry_samples: 0,
                 lookalikes: vec![],
+                error: None,
+                pending: 0,
             }],
             warnings: vec![],
             error: None,
             peak_rss_bytes: None,
             console_url: None,
+            requests_per_s: None,
+            budget_used_percent: None,
             notifications: vec![],
         }
     }

@@ -9,15 +9,18 @@ use crate::error::AudexError;
 use crate::http::dry_run::DryRunTransport;
 use crate::http::live::{HttpPolicy, LiveTransport};
 use crate::http::{Mediator, Transport};
+use crate::journal::{Attempt, AttemptEnd, Journal, RunKey};
 use crate::pipeline::LoadedPipeline;
+use crate::plugin::bindings::audex::destination::run::Checkpoint;
 use crate::plugin::bindings::exports::audex::destination::destination as wit;
+use crate::plugin::imports::JournalSink;
 use crate::plugin::imports::Services;
 use crate::plugin::runtime::LoadedPlugin;
 use crate::plugin::{ExportInputs, Manifest, PluginError, PluginSource, Runtime};
 use crate::report::{AudienceReport, ErrorReport, LookalikeReport, RunReport, RunStatus};
 use crate::secrets::Secrets;
 use crate::source::prefetch::Prefetcher;
-use crate::source::{ColumnMapping, DEFAULT_BATCH_ROWS, SegmentStream, SourceSpec, expand};
+use crate::source::{ColumnMapping, SegmentStream};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +38,13 @@ pub struct RunOptions {
     pub max_pause: Option<Duration>,
     /// Show a progress bar on stderr (it stays hidden when stderr is not a terminal).
     pub progress: bool,
+    /// Start a new export even when an interrupted run of this pipeline could be resumed
+    /// (the interrupted run is marked abandoned in the journal; its audiences stay as they
+    /// are).
+    pub fresh: bool,
+    /// The state directory holding the run journal; `None` takes `$AUDEX_STATE_DIR`, else the
+    /// XDG state directory.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The embedded emulator's value for an endpoint URL setting.
@@ -81,18 +91,23 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
         started_at,
         duration_s: 0.0,
         rows_read: 0,
+        run_id: None,
+        attempt: None,
         audiences: Vec::new(),
         warnings: Vec::new(),
         error: None,
         peak_rss_bytes: None,
         console_url: None,
+        requests_per_s: None,
+        budget_used_percent: None,
         notifications: Vec::new(),
     };
-    let result = execute(runtime, &pipeline, options, &mut report);
+    let mut journal = None;
+    let result = execute(runtime, &pipeline, options, &mut report, &mut journal);
     report.duration_s = started.elapsed().as_secs_f64();
     report.peak_rss_bytes = crate::resources::peak_rss_bytes();
     let mut error = result.err();
-    if error.is_none()
+    if matches!(error, None | Some(AudexError::Partial(_)))
         && let Err(message) = report.check_accounting()
     {
         error = Some(AudexError::Internal(format!(
@@ -102,7 +117,11 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
     match &error {
         None => report.status = RunStatus::Succeeded,
         Some(e) => {
-            report.status = RunStatus::Failed;
+            report.status = if matches!(e, AudexError::Partial(_)) {
+                RunStatus::Partial
+            } else {
+                RunStatus::Failed
+            };
             report.error = Some(ErrorReport {
                 kind: e.kind().to_owned(),
                 message: e.to_string(),
@@ -118,10 +137,44 @@ pub fn run_pipeline(runtime: &Runtime, path: &Path, options: &RunOptions) -> Run
         error.get_or_insert(e);
         report.status = RunStatus::Failed;
     }
+    if let Some(sink) = journal {
+        let code = error
+            .as_ref()
+            .map_or(crate::exit::SUCCESS, AudexError::exit_code);
+        if let Err(e) = finish_attempt(&sink, &report, code) {
+            tracing::warn!("{e}");
+        }
+    }
     RunOutcome {
         report: Some(report),
         error,
     }
+}
+
+/// Records how the attempt ended in the run journal.
+fn finish_attempt(
+    sink: &JournalSink,
+    report: &RunReport,
+    exit_code: i32,
+) -> Result<(), crate::journal::JournalError> {
+    let status = match report.status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Partial => "partial",
+        RunStatus::Failed => "failed",
+    };
+    let json = serde_json::to_string(report).ok();
+    sink.journal.finish_attempt(
+        &sink.attempt,
+        &AttemptEnd {
+            status,
+            exit_code,
+            rows_read: report.rows_read,
+            uploaded: report.audiences.iter().map(|a| a.uploaded).sum(),
+            rejected: report.audiences.iter().map(|a| a.rejected_total()).sum(),
+            error: report.error.as_ref().map(|e| e.message.as_str()),
+            report: json.as_deref(),
+        },
+    )
 }
 
 /// Sends the pipeline's notifications. Failures are warnings, never the run's outcome.
@@ -172,11 +225,25 @@ pub struct Prepared {
     pub estimated_rows: Option<u64>,
     /// Endpoint base-URL overrides from the pipeline or environment.
     pub overrides: BTreeMap<String, String>,
+    /// What identifies the input (files, sizes, modification times): a resumed run must read
+    /// the same rows in the same order.
+    pub input: String,
+    /// The pipeline's `rejects` section (what `rejects.csv` holds).
+    pub rejects: crate::pipeline::RejectsSection,
 }
 
 /// Validates a pipeline against its plugin and source without sending anything.
 pub fn prepare(runtime: &Runtime, pipeline: &LoadedPipeline) -> Result<Prepared, AudexError> {
-    prepare_then(runtime, pipeline, &mut |_, _| Ok(()))
+    prepare_then(runtime, pipeline, &mut |_, _| Ok(()), true)
+}
+
+/// [`prepare`] without network access: an object-storage (`s3://`) source is neither listed
+/// nor read (`audex validate --offline`).
+pub fn prepare_offline(
+    runtime: &Runtime,
+    pipeline: &LoadedPipeline,
+) -> Result<Prepared, AudexError> {
+    prepare_then(runtime, pipeline, &mut |_, _| Ok(()), false)
 }
 
 /// Called by [`prepare_then`] with the manifest and the endpoint overrides.
@@ -185,10 +252,12 @@ type BeforeSource<'a> =
 
 /// [`prepare`], calling `before_source` with the manifest and the endpoint overrides once the
 /// plan is checked, before the source is touched (a live run finds its credentials there).
+/// `read_remote` false leaves an object-storage source unread.
 fn prepare_then(
     runtime: &Runtime,
     pipeline: &LoadedPipeline,
     before_source: &mut BeforeSource<'_>,
+    read_remote: bool,
 ) -> Result<Prepared, AudexError> {
     let base = pipeline.base_dir();
     let source = PluginSource::resolve(pipeline.plugin(), &base)
@@ -246,17 +315,21 @@ fn prepare_then(
             }
         }
     }
-    let spec_section = &pipeline.pipeline.source;
-    let (files, format) = expand(&spec_section.path, &base, spec_section.format)?;
-    let spec = SourceSpec {
-        files,
-        format,
-        batch_rows: spec_section.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS),
-        delimiter: spec_section.delimiter.map_or(b',', |c| c as u8),
+    let mapping = ColumnMapping::new(mapping);
+    let stream = crate::source::open(&pipeline.pipeline.source, &base, mapping)?;
+    let (input, estimated_rows) = match stream.local_files() {
+        Some(files) => {
+            let input = input_fingerprint(files);
+            stream.check()?;
+            (input, stream.estimate_rows()?)
+        }
+        None if read_remote => {
+            stream.check()?;
+            (stream.remote_fingerprint()?, stream.estimate_rows()?)
+        }
+        // Object storage, offline: neither listed nor read.
+        None => (String::new(), None),
     };
-    let stream = SegmentStream::new(spec, ColumnMapping::new(mapping));
-    stream.check()?;
-    let estimated_rows = stream.estimate_rows()?;
     Ok(Prepared {
         plugin,
         settings,
@@ -264,7 +337,26 @@ fn prepare_then(
         stream,
         estimated_rows,
         overrides,
+        input,
+        rejects: pipeline.pipeline.rejects.clone(),
     })
+}
+
+/// The input's identity for resuming: each file's path, size and modification time.
+fn input_fingerprint(files: &[PathBuf]) -> String {
+    let mut text = String::new();
+    for file in files {
+        let (len, modified) = std::fs::metadata(file).map_or((0, 0), |m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            (m.len(), modified)
+        });
+        text.push_str(&format!("{}\t{len}\t{modified}\n", file.display()));
+    }
+    text
 }
 
 /// Base-URL overrides: the environment variable wins over the pipeline key.
@@ -296,18 +388,24 @@ fn execute(
     pipeline: &LoadedPipeline,
     options: &RunOptions,
     report: &mut RunReport,
+    journal: &mut Option<JournalSink>,
 ) -> Result<(), AudexError> {
     // A live run finds its credentials before the source is touched.
     let mut live_secrets = None;
-    let prepared = prepare_then(runtime, pipeline, &mut |manifest, overrides| {
-        if !options.dry_run {
-            live_secrets = Some(match &options.secrets {
-                Some(secrets) => secrets.clone(),
-                None => crate::connect::credentials::for_run(pipeline, manifest, overrides)?,
-            });
-        }
-        Ok(())
-    })?;
+    let prepared = prepare_then(
+        runtime,
+        pipeline,
+        &mut |manifest, overrides| {
+            if !options.dry_run {
+                live_secrets = Some(match &options.secrets {
+                    Some(secrets) => secrets.clone(),
+                    None => crate::connect::credentials::for_run(pipeline, manifest, overrides)?,
+                });
+            }
+            Ok(())
+        },
+        true,
+    )?;
     report.plugin = prepared.plugin.label().to_owned();
     report.ad_account = prepared.plan.account.clone();
     report
@@ -329,7 +427,7 @@ fn execute(
                     .map_or_else(String::new, |p| p.display().to_string()),
                 message: e.to_string(),
             })?;
-        return run_export(prepared, Box::new(transport), options, report);
+        return run_export(prepared, Box::new(transport), options, report, journal);
     }
 
     // Live: start embedded emulators where the pipeline asks for one, then check that the
@@ -374,9 +472,115 @@ fn execute(
     }
     let transport = LiveTransport::new(manifest.endpoints.clone(), secrets, options.http)
         .map_err(AudexError::Internal)?;
-    let result = run_export(prepared, Box::new(transport), options, report);
+
+    // The journal: resume an interrupted run of this pipeline, or start a new one. Runs
+    // against an embedded emulator are journaled but never resumed (its audiences end with
+    // the process).
+    let key = RunKey {
+        pipeline: report.pipeline.clone(),
+        ad_account: prepared.plan.account.clone().unwrap_or_default(),
+        destination: destination_key(&manifest, &prepared.overrides),
+    };
+    *journal = Some(start_attempt(
+        &key,
+        pipeline,
+        &prepared.input,
+        emulators.is_empty(),
+        options,
+    )?);
+    if let Some(sink) = journal.as_ref() {
+        report.run_id = Some(sink.attempt.logical_run);
+        report.attempt = Some(sink.attempt.number);
+    }
+    let result = run_export(prepared, Box::new(transport), options, report, journal);
     drop(emulators);
     result
+}
+
+/// The plugin and the URLs of its endpoints: a run against another destination never
+/// resumes a run of this one.
+fn destination_key(manifest: &Manifest, overrides: &BTreeMap<String, String>) -> String {
+    let mut key = manifest.name.clone();
+    for (name, endpoint) in &manifest.endpoints {
+        let url = overrides.get(name).unwrap_or(&endpoint.base_url);
+        key.push_str(&format!("|{name}={}", url.trim_end_matches('/')));
+    }
+    key
+}
+
+/// Opens the journal and begins this attempt: resuming the pipeline's interrupted run when
+/// there is one over the same input, else a new logical run.
+fn start_attempt(
+    key: &RunKey,
+    pipeline: &LoadedPipeline,
+    input: &str,
+    resumable: bool,
+    options: &RunOptions,
+) -> Result<JournalSink, AudexError> {
+    let journal_error = |e: crate::journal::JournalError| AudexError::Journal(e.to_string());
+    let mut journal = match &options.state_dir {
+        Some(dir) => Journal::open_in(dir),
+        None => Journal::open_default(),
+    }
+    .map_err(journal_error)?;
+    let mut resume = None;
+    if let Some(open) = journal.open_run(key).map_err(journal_error)? {
+        if open.status == "running"
+            && !options.fresh
+            && i64::from(std::process::id()) != open.pid
+            && crate::journal::process_alive(open.pid)
+        {
+            return Err(AudexError::Resume(format!(
+                "pipeline `{}` is already being exported to {} by process {} (started {}); wait for it to end (if no audex is running any more, `--fresh` starts a new export)",
+                key.pipeline, key.ad_account, open.pid, open.started_at
+            )));
+        }
+        if options.fresh {
+            journal.abandon(&open).map_err(journal_error)?;
+            tracing::info!(
+                "--fresh: run {} of `{}` is abandoned; its audiences stay as they are",
+                open.logical_run,
+                key.pipeline
+            );
+        } else if !open.checkpoints.is_empty() {
+            if open.input != input {
+                return Err(AudexError::Resume(format!(
+                    "pipeline `{}` has an interrupted run (run {}, {} attempt(s), last started {}) over different input files: restore the input to resume it, or run with --fresh to start a new export (the interrupted run's audiences stay as they are)",
+                    key.pipeline, open.logical_run, open.attempt, open.started_at
+                )));
+            }
+            tracing::info!(
+                "resuming run {} of `{}` (attempt {}): {}",
+                open.logical_run,
+                key.pipeline,
+                open.attempt + 1,
+                describe_resume(&open.checkpoints)
+            );
+            resume = Some(open);
+        }
+    }
+    let attempt: Attempt = journal
+        .begin_attempt(key, &pipeline.path, input, resumable, resume.as_ref())
+        .map_err(journal_error)?;
+    Ok(JournalSink {
+        journal,
+        attempt,
+        resume: resume.map(|r| r.checkpoints).unwrap_or_default(),
+        error: None,
+    })
+}
+
+fn describe_resume(checkpoints: &[Checkpoint]) -> String {
+    checkpoints
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} at row {} ({} uploaded)",
+                c.audience_key, c.audience_id, c.rows_done, c.uploaded
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn run_export(
@@ -384,6 +588,7 @@ fn run_export(
     transport: Box<dyn Transport>,
     options: &RunOptions,
     report: &mut RunReport,
+    journal: &mut Option<JournalSink>,
 ) -> Result<(), AudexError> {
     let mediator = Mediator::new(prepared.plugin.manifest(), &prepared.overrides)
         .map_err(|e| AudexError::Unsupported(e.to_string()))?;
@@ -400,19 +605,26 @@ fn run_export(
         let path = dir.join("rejects.csv");
         services
             .record_mut()
-            .write_rejects_to(&path)
+            .write_rejects_to(&path, &prepared.rejects)
             .map_err(|e| AudexError::Output {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
     }
     services.progress = progress_bar(prepared.estimated_rows, options.progress);
+    let resume = journal
+        .as_mut()
+        .map(|sink| std::mem::take(&mut sink.resume))
+        .unwrap_or_default();
+    let earlier_requests: u64 = resume.iter().map(|c| u64::from(c.requests)).sum();
+    let export_started = Instant::now();
+    services.record_mut().journal = journal.take();
     let mut instance = prepared.plugin.instantiate(services)?;
     let request = wit::ExportRequest {
         pipeline: report.pipeline.clone(),
         settings: prepared.settings.clone(),
         dry_run: options.dry_run,
-        resume: Vec::new(),
+        resume,
     };
     let inputs = ExportInputs {
         fields: prepared.stream.fields(),
@@ -429,6 +641,10 @@ fn run_export(
     report.rows_read = record.rows_read;
     let source_error = record.source_error.take();
     let rejects = record.finish();
+    *journal = record.journal.take();
+    if let Some(message) = journal.as_mut().and_then(|sink| sink.error.take()) {
+        return Err(AudexError::Journal(message));
+    }
     let exported = match (result, source_error) {
         (Ok(exported), _) => exported,
         // A source failure reaches the plugin as a host error; show the source's own message.
@@ -437,11 +653,18 @@ fn run_export(
     };
     report.warnings.extend(exported.warnings);
     report.console_url = exported.console_url;
+    report.budget_used_percent = exported.budget_used_percent;
+    let rows_read = report.rows_read;
     report.audiences = exported
         .audiences
         .into_iter()
-        .map(audience_report)
+        .map(|a| audience_report(a, rows_read))
         .collect();
+    let requests: u64 = report.audiences.iter().map(|a| u64::from(a.requests)).sum();
+    report.requests_per_s = Some(
+        requests.saturating_sub(earlier_requests) as f64
+            / export_started.elapsed().as_secs_f64().max(1e-9),
+    );
     flushed.map_err(|message| AudexError::Output {
         path: "requests.jsonl".into(),
         message,
@@ -449,7 +672,26 @@ fn run_export(
     rejects.map_err(|message| AudexError::Output {
         path: "rejects.csv".into(),
         message,
-    })
+    })?;
+    let stopped: Vec<String> = report
+        .audiences
+        .iter()
+        .filter_map(|a| {
+            a.error
+                .as_ref()
+                .map(|e| format!("`{}` ({}): {e}", a.key, a.audience_id))
+        })
+        .collect();
+    if stopped.is_empty() {
+        Ok(())
+    } else {
+        Err(AudexError::Partial(format!(
+            "{} of {} audiences stopped early, the others were filled: {}. Run the pipeline again to resume the unfinished ones",
+            stopped.len(),
+            report.audiences.len(),
+            stopped.join("; ")
+        )))
+    }
 }
 
 /// A progress bar on stderr for rows read and hashed, with uploads in its message. Hidden
@@ -474,7 +716,13 @@ fn progress_bar(total: Option<u64>, enabled: bool) -> Option<indicatif::Progress
     Some(bar)
 }
 
-fn audience_report(a: wit::AudienceReport) -> AudienceReport {
+fn audience_report(a: wit::AudienceReport, rows_read: u64) -> AudienceReport {
+    let rejected: u64 = a.rejected.iter().map(|r| r.count).sum();
+    let pending = if a.error.is_some() {
+        rows_read.saturating_sub(a.uploaded + rejected)
+    } else {
+        0
+    };
     AudienceReport {
         key: a.audience_key,
         fields: a.fields,
@@ -500,5 +748,7 @@ fn audience_report(a: wit::AudienceReport) -> AudienceReport {
                 spec: l.spec,
             })
             .collect(),
+        error: a.error,
+        pending,
     }
 }

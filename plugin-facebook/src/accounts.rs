@@ -1,7 +1,7 @@
 //! `connect` and `list-accounts`: what the host-held token is, and where it can export.
 
-use crate::bindings::audex::destination::types::PluginError;
-use crate::bindings::exports::audex::destination::destination::{Account, ConnectionInfo};
+use audex_plugin_sdk::types::{Account, ConnectionInfo, PluginError, UpstreamError};
+
 use crate::graph::client::{GraphClient, RetryPolicy};
 use crate::graph::responses::{AdAccount, Page};
 use crate::host::Host;
@@ -57,16 +57,14 @@ pub fn connect<H: Host>(host: &H, settings: &str) -> Result<ConnectionInfo, Plug
     let token: DebugToken = client.call(&request)?;
     let data = token.data;
     if !data.is_valid {
-        return Err(PluginError::AuthRejected(
-            crate::bindings::audex::destination::types::UpstreamError {
-                status: 200,
-                code: Some(190),
-                subcode: None,
-                message: "Facebook reports the access token as no longer valid".to_owned(),
-                trace_id: None,
-                retry_after_s: None,
-            },
-        ));
+        return Err(PluginError::AuthRejected(UpstreamError {
+            status: 200,
+            code: Some(190),
+            subcode: None,
+            message: "Facebook reports the access token as no longer valid".to_owned(),
+            trace_id: None,
+            retry_after_s: None,
+        }));
     }
     let mut warnings = Vec::new();
     if !data.scopes.iter().any(|s| s == REQUIRED_SCOPE) {

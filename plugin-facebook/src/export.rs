@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
-
-use crate::bindings::audex::destination::types::PluginError;
-use crate::bindings::exports::audex::destination::destination::{
-    AudienceReport, AudienceResume, ExportReport, ExportRequest, Lookalike, ReasonCount,
+use audex_plugin_sdk::types::{
+    AudienceReport, ExportReport, ExportRequest, Lookalike, PluginError, ReasonCount,
 };
+
 use crate::calendar;
 use crate::graph::client::{GraphClient, Pending, RetryPolicy, parse_body};
 use crate::graph::policy::FLAGGED_OPERATION_STATUS;
@@ -26,6 +25,14 @@ use crate::settings::{self, COUNTRY_FIELD, Field, MULTI_KEY, Validated};
 
 /// Reason code of a multi-key row none of whose identifiers is usable.
 pub const NO_VALID_IDENTIFIER: &str = "no_valid_identifier";
+
+/// How long Facebook accepts batches in one upload session after its first batch.
+pub const SESSION_WINDOW_MS: u64 = 90 * 60 * 1000;
+
+/// How much of [`SESSION_WINDOW_MS`] a resumed run still relies on: a session older than this
+/// is not continued (its next batch could arrive after the window closes); the resumed run
+/// continues with adds in a new session instead.
+pub const SESSION_RESUME_LIMIT_MS: u64 = 80 * 60 * 1000;
 
 /// Runs an export.
 pub fn export<H: Host, S: SegmentReader>(
@@ -90,30 +97,36 @@ pub fn export<H: Host, S: SegmentReader>(
             )));
         }
         kernels.run(&records)?;
-        for sink in &mut sinks {
-            sink.consume(
+        for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
+            let outcome = sink.consume(
                 &client,
                 &kernels,
                 batch.first_row,
                 estimated,
                 &mut rejections,
-            )?;
+            );
+            sink.absorb(host, outcome)?;
         }
+        all_failed(&sinks)?;
         if !rejections.is_empty() {
             host.reject(&rejections);
             rejections.clear();
         }
     }
 
-    for sink in &mut sinks {
-        sink.finish(&client, estimated)?;
+    for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
+        let outcome = sink.finish(&client, estimated);
+        sink.absorb(host, outcome)?;
     }
+    all_failed(&sinks)?;
 
     let mut reports = Vec::new();
     for sink in sinks {
         let lookalikes = match &settings.settings.lookalike {
-            Some(spec) => create_lookalike(&client, &settings, &sink, spec, &mut warnings),
-            None => Vec::new(),
+            Some(spec) if sink.failed.is_none() => {
+                create_lookalike(&client, &settings, &sink, spec, &mut warnings)
+            }
+            _ => Vec::new(),
         };
         reports.push(sink.into_report(lookalikes));
     }
@@ -121,7 +134,16 @@ pub fn export<H: Host, S: SegmentReader>(
         audiences: reports,
         warnings,
         console_url: Some(ads_manager_url(&settings.account)),
+        budget_used_percent: client.peak_usage_percent(),
     })
+}
+
+/// Fails the export when every audience failed: a partial export needs one that went on.
+fn all_failed(sinks: &[AudienceSink]) -> Result<(), PluginError> {
+    match sinks.first().and_then(|s| s.failed.as_ref()) {
+        Some(first) if sinks.iter().all(|s| s.failed.is_some()) => Err(first.clone()),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the ad account is active and its Custom Audience terms are accepted.
@@ -244,14 +266,28 @@ struct AudienceSink {
     next_seq: u32,
     skip_rows_below: u64,
     chunk: Chunk,
-    in_flight: Option<(Pending, u64)>,
+    in_flight: Option<InFlight>,
     rows_done: u64,
     uploaded: u64,
     requests: u32,
-    rejected: BTreeMap<&'static str, u64>,
+    rejected: BTreeMap<String, u64>,
     num_received: Option<u64>,
     num_invalid_entries: Option<u64>,
     invalid_entry_samples: u64,
+    /// Set when this audience's upload failed while the others go on.
+    failed: Option<PluginError>,
+}
+
+/// The upload request in flight for an audience, with what its acknowledgement settles.
+struct InFlight {
+    pending: Pending,
+    /// Rows in the request.
+    rows: u64,
+    /// Segment position the request covers up to (exclusive): every row before it is in this
+    /// request, an earlier one, or rejected.
+    rows_done: u64,
+    /// Rejection counts over the rows before `rows_done`.
+    rejected: BTreeMap<String, u64>,
 }
 
 impl AudienceSink {
@@ -261,7 +297,7 @@ impl AudienceSink {
         pipeline: &str,
         today: &str,
         key: &str,
-        resume: Option<&AudienceResume>,
+        resume: Option<&Checkpoint>,
     ) -> Result<Self, PluginError> {
         let audience = &settings.settings.audience;
         let fields: Vec<Field> = if key == MULTI_KEY {
@@ -289,13 +325,10 @@ impl AudienceSink {
             .replace("{date}", today);
 
         let host = client.host();
-        let (audience_id, created) = if let Some(resume) = resume {
-            host.log(
-                Level::Info,
-                &format!("audience `{key}`: resuming {}", resume.audience_id),
-            );
-            (resume.audience_id.clone(), false)
-        } else if let Some(existing) = audience.existing_id.get(key) {
+        if let Some(resume) = resume {
+            return Ok(Self::resume(host, fields, schema, resume));
+        }
+        let (audience_id, created) = if let Some(existing) = audience.existing_id.get(key) {
             check_existing(client, existing)?;
             (existing.clone(), false)
         } else {
@@ -317,37 +350,137 @@ impl AudienceSink {
             (created.id, true)
         };
 
-        let (session_id, session_started_ms, batches_acked, rows_done, uploaded) = match resume {
-            Some(r) => (
-                r.session_id,
-                r.session_started_ms,
-                r.batches_acked,
-                r.rows_done,
-                r.uploaded,
-            ),
-            None => ((host.random_u64() >> 1).max(1), host.now_ms(), 0, 0, 0),
-        };
-        Ok(Self {
+        let sink = Self {
             key: key.to_owned(),
             fields,
             name,
             audience_id,
             created,
-            session_id,
-            session_started_ms,
-            batches_acked,
-            next_seq: batches_acked + 1,
-            skip_rows_below: rows_done,
+            session_id: new_session_id(host),
+            session_started_ms: host.now_ms(),
+            batches_acked: 0,
+            next_seq: 1,
+            skip_rows_below: 0,
             chunk: Chunk::new(schema),
             in_flight: None,
-            rows_done,
-            uploaded,
+            rows_done: 0,
+            uploaded: 0,
             requests: 0,
             rejected: BTreeMap::new(),
             num_received: None,
             num_invalid_entries: None,
             invalid_entry_samples: 0,
-        })
+            failed: None,
+        };
+        // Journal the audience before any upload, so an interrupted run finds it again.
+        host.checkpoint(&sink.checkpoint(0, sink.rejected.clone()));
+        Ok(sink)
+    }
+
+    /// Continues an audience of an interrupted attempt: same audience, rows before the last
+    /// acknowledged position skipped, and the same upload session while Facebook still
+    /// accepts batches in it (the next batch then carries the next `batch_seq`, so a batch
+    /// whose answer was lost is replayed, not duplicated). An older session is not continued:
+    /// the remaining rows go as adds in a new session.
+    fn resume<H: Host>(host: &H, fields: Vec<Field>, schema: Schema, r: &Checkpoint) -> Self {
+        let now = host.now_ms();
+        let age = now.saturating_sub(r.session_started_ms);
+        let (session_id, session_started_ms, batches_acked) = if r.batches_acked == 0
+            || age < SESSION_RESUME_LIMIT_MS
+        {
+            (r.session_id, r.session_started_ms, r.batches_acked)
+        } else {
+            host.log(
+                    Level::Info,
+                    &format!(
+                        "audience `{}`: upload session started {} min ago, past Facebook's 90-minute window; continuing with adds in a new session",
+                        r.audience_key,
+                        age / 60_000
+                    ),
+                );
+            (new_session_id(host), now, 0)
+        };
+        host.log(
+            Level::Info,
+            &format!(
+                "audience `{}`: resuming {} at row {} ({} uploaded, batch {} of session next)",
+                r.audience_key,
+                r.audience_id,
+                r.rows_done,
+                r.uploaded,
+                batches_acked + 1
+            ),
+        );
+        Self {
+            key: r.audience_key.clone(),
+            fields,
+            name: r.name.clone(),
+            audience_id: r.audience_id.clone(),
+            created: r.created,
+            session_id,
+            session_started_ms,
+            batches_acked,
+            next_seq: batches_acked + 1,
+            skip_rows_below: r.rows_done,
+            chunk: Chunk::new(schema),
+            in_flight: None,
+            rows_done: r.rows_done,
+            uploaded: r.uploaded,
+            requests: r.requests,
+            rejected: r
+                .rejected
+                .iter()
+                .map(|c| (c.reason.clone(), c.count))
+                .collect(),
+            num_received: None,
+            num_invalid_entries: None,
+            invalid_entry_samples: 0,
+            failed: None,
+        }
+    }
+
+    /// Where this audience stands once everything before `rows_done` is settled.
+    fn checkpoint(&self, rows_done: u64, rejected: BTreeMap<String, u64>) -> Checkpoint {
+        Checkpoint {
+            audience_key: self.key.clone(),
+            audience_id: self.audience_id.clone(),
+            session_id: self.session_id,
+            session_started_ms: self.session_started_ms,
+            batches_acked: self.batches_acked,
+            rows_done,
+            uploaded: self.uploaded,
+            name: self.name.clone(),
+            created: self.created,
+            requests: self.requests,
+            rejected: reason_counts(rejected),
+        }
+    }
+
+    /// Keeps an upload failure to this audience when the others can go on (an error
+    /// Facebook gave about this audience's data or object); account-wide failures
+    /// (credentials, rate limits, the host) stop the whole export.
+    fn absorb<H: Host>(
+        &mut self,
+        host: &H,
+        outcome: Result<(), PluginError>,
+    ) -> Result<(), PluginError> {
+        match outcome {
+            Err(e @ PluginError::Upstream(_)) => {
+                host.log(
+                    Level::Error,
+                    &format!(
+                        "audience `{}` ({}) stopped: {}; the other audiences go on",
+                        self.key,
+                        self.audience_id,
+                        crate::describe(&e)
+                    ),
+                );
+                self.in_flight = None;
+                self.failed = Some(e);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Takes one batch's normalized rows.
@@ -386,7 +519,7 @@ impl AudienceSink {
                     self.chunk
                         .push_multi(columns.iter().map(|(_, c)| c.get(row).ok()));
                 } else {
-                    *self.rejected.entry(NO_VALID_IDENTIFIER).or_default() += 1;
+                    count_reason(&mut self.rejected, NO_VALID_IDENTIFIER);
                     for (field, column) in &columns {
                         if let Err(reason) = column.get(row) {
                             rejections.push(rejection(*field, reason, position));
@@ -400,7 +533,7 @@ impl AudienceSink {
     }
 
     fn reject(&mut self, field: Field, reason: Reason, row: u64, rejections: &mut Vec<Rejection>) {
-        *self.rejected.entry(reason.as_str()).or_default() += 1;
+        count_reason(&mut self.rejected, reason.as_str());
         rejections.push(rejection(field, reason, row));
     }
 
@@ -425,21 +558,31 @@ impl AudienceSink {
         estimated: Option<u64>,
         rows_done: u64,
     ) -> Result<(), PluginError> {
-        self.settle_in_flight(client)?;
+        // The body is built while the previous request is still travelling: only the wait for
+        // its answer separates two uploads of the session.
         let rows = self.chunk.rows() as u64;
+        let in_flight_rows = self.in_flight.as_ref().map_or(0, |f| f.rows);
         let session = Session {
             session_id: self.session_id,
             batch_seq: self.next_seq,
             last_batch_flag: last,
-            estimated_num_total: estimated.unwrap_or(rows_done).max(self.uploaded + rows),
+            estimated_num_total: estimated
+                .unwrap_or(rows_done)
+                .max(self.uploaded + in_flight_rows + rows),
         };
         let body = self.chunk.take_body(session);
         let request =
             client.post_request(client.path(&self.audience_id, Some("users")), body, true);
+        self.settle_in_flight(client)?;
         let pending = client.submit(request)?;
         self.next_seq += 1;
         self.requests += 1;
-        self.in_flight = Some((pending, rows));
+        self.in_flight = Some(InFlight {
+            pending,
+            rows,
+            rows_done,
+            rejected: self.rejected.clone(),
+        });
         Ok(())
     }
 
@@ -448,13 +591,13 @@ impl AudienceSink {
         &mut self,
         client: &GraphClient<'_, H>,
     ) -> Result<(), PluginError> {
-        let Some((pending, rows)) = self.in_flight.take() else {
+        let Some(flight) = self.in_flight.take() else {
             return Ok(());
         };
         let path = client.path(&self.audience_id, Some("users"));
-        let body = client.finish(pending)?;
+        let body = client.finish(flight.pending)?;
         let ack: UploadAck = parse_body(&body, &path)?;
-        self.uploaded += rows;
+        self.uploaded += flight.rows;
         self.batches_acked += 1;
         if ack.num_received.is_some() {
             self.num_received = ack.num_received;
@@ -463,15 +606,9 @@ impl AudienceSink {
             self.num_invalid_entries = ack.num_invalid_entries;
         }
         self.invalid_entry_samples += ack.sample_count();
-        client.host().checkpoint(&Checkpoint {
-            audience_key: self.key.clone(),
-            audience_id: self.audience_id.clone(),
-            session_id: self.session_id,
-            session_started_ms: self.session_started_ms,
-            batches_acked: self.batches_acked,
-            rows_done: self.rows_done,
-            uploaded: self.uploaded,
-        });
+        client
+            .host()
+            .checkpoint(&self.checkpoint(flight.rows_done, flight.rejected));
         Ok(())
     }
 
@@ -496,21 +633,35 @@ impl AudienceSink {
             audience_id: self.audience_id,
             created: self.created,
             uploaded: self.uploaded,
-            rejected: self
-                .rejected
-                .into_iter()
-                .map(|(reason, count)| ReasonCount {
-                    reason: reason.to_owned(),
-                    count,
-                })
-                .collect(),
+            rejected: reason_counts(self.rejected),
             requests: self.requests,
             num_received: self.num_received,
             num_invalid_entries: self.num_invalid_entries,
             invalid_entry_samples: self.invalid_entry_samples,
             lookalikes,
+            error: self.failed.as_ref().map(crate::describe),
         }
     }
+}
+
+fn new_session_id<H: Host>(host: &H) -> u64 {
+    (host.random_u64() >> 1).max(1)
+}
+
+fn count_reason(counts: &mut BTreeMap<String, u64>, reason: &str) {
+    match counts.get_mut(reason) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(reason.to_owned(), 1);
+        }
+    }
+}
+
+fn reason_counts(counts: BTreeMap<String, u64>) -> Vec<ReasonCount> {
+    counts
+        .into_iter()
+        .map(|(reason, count)| ReasonCount { reason, count })
+        .collect()
 }
 
 fn rejection(field: Field, reason: Reason, row: u64) -> Rejection {

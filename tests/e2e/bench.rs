@@ -18,7 +18,7 @@ fn positive(value: &serde_json::Value, what: &str) -> f64 {
 
 #[test]
 fn quick_bench_reports_every_figure() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let output = audex!(
         dir.path(),
         &[
@@ -83,12 +83,25 @@ fn quick_bench_reports_every_figure() {
             "no SDK figure and no note: {report}"
         ),
     }
+    // The live upload against the emulator: every request waited for its latency, so the run
+    // took at least requests x latency, and the figures say how close it came.
+    let upload = &report["upload"];
+    let requests = upload["requests"].as_u64().expect("upload.requests");
+    assert!(upload["upload_requests"].as_u64().expect("uploads") >= 1);
+    let latency_s = upload["latency_ms"].as_f64().expect("latency") / 1000.0;
+    let live_s = upload["live_s"].as_f64().expect("live_s");
+    assert!(live_s >= requests as f64 * latency_s, "{upload}");
+    for figure in ["dry_s", "bound_s", "vs_bound", "requests_per_s"] {
+        positive(&upload[figure], &format!("upload.{figure}"));
+    }
+    assert!(upload["budget_used_percent"].is_u64(), "{upload}");
     let ratios = &report["ratios"];
     for figure in [
         "email_plugin_vs_native_sha256",
         "phone_plugin_rows_per_s",
         "end_to_end_vs_plugin",
         "peak_rss_mib",
+        "upload_vs_bound",
     ] {
         positive(&ratios[figure], &format!("ratios.{figure}"));
     }
@@ -96,7 +109,7 @@ fn quick_bench_reports_every_figure() {
 
 #[test]
 fn quick_bench_prints_the_ratios() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let output = audex!(
         dir.path(),
         &[

@@ -41,13 +41,13 @@ impl Transcript {
 
 /// A scratch directory with its own state directory, no config file and no ambient tokens.
 struct Sandbox {
-    dir: tempfile::TempDir,
+    dir: audex_tests::TestDir,
 }
 
 impl Sandbox {
     fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir: audex_tests::tempdir(),
         }
     }
 
@@ -356,7 +356,7 @@ struct Browser {
     base: String,
     session: String,
     client: reqwest::blocking::Client,
-    _profile: tempfile::TempDir,
+    _profile: audex_tests::TestDir,
 }
 
 impl Browser {
@@ -389,7 +389,7 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver never became ready");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = tempfile::tempdir().unwrap();
+        let profile = audex_tests::tempdir();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {

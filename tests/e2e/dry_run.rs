@@ -57,7 +57,7 @@ fn check_session(uploads: &[&Value], estimated: u64) -> Vec<Value> {
 
 #[test]
 fn quickstart_dry_run_writes_every_request_and_an_honest_report() {
-    let out = tempfile::tempdir().unwrap();
+    let out = audex_tests::tempdir();
     let pipeline = repo_root().join("pipelines/quickstart.yaml");
     let output = audex!(
         out.path(),
@@ -173,7 +173,7 @@ fn known_segment(dir: &std::path::Path, rows: usize) -> (Vec<String>, Vec<String
 
 #[test]
 fn digests_match_independent_computation_and_requests_hold_at_most_10000_rows() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let rows = 25_005;
     let (emails, phones) = known_segment(dir.path(), rows);
     let pipeline = write_pipeline(
@@ -240,7 +240,7 @@ fn digests_match_independent_computation_and_requests_hold_at_most_10000_rows() 
 
 #[test]
 fn multi_key_sends_one_audience_with_rows_as_wide_as_the_schema() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     std::fs::write(
         dir.path().join("m.csv"),
         "e,p,m\nmary@example.com,,\n,+1 202 555 0173,6D92078A-8246-4BA4-AE5B-76104861E7DC\nbad,bad,bad\n",

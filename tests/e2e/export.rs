@@ -34,7 +34,7 @@ fn run_cli_against(
 #[test]
 fn quickstart_lands_exactly_the_oracles_identifiers() {
     let emulator = Emulator::start(EmulatorConfig::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let quickstart = repo_root().join("pipelines/quickstart.yaml");
     let output = run_cli_against(&emulator, dir.path(), quickstart.to_str().unwrap());
     assert!(output.status.success(), "{}", text(&output));
@@ -93,7 +93,7 @@ fn quickstart_lands_exactly_the_oracles_identifiers() {
 #[test]
 fn distinct_input_arrives_once_each_in_order_across_batches() {
     let emulator = Emulator::start(EmulatorConfig::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let expected = unique_emails_csv(&dir.path().join("u.csv"), 25_000);
     let pipeline = write_pipeline(
         dir.path(),
@@ -136,7 +136,7 @@ fn distinct_input_arrives_once_each_in_order_across_batches() {
 #[test]
 fn terms_not_accepted_stops_with_the_acceptance_url() {
     let emulator = Emulator::start(EmulatorConfig::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     unique_emails_csv(&dir.path().join("u.csv"), 10);
     let pipeline = write_pipeline(
         dir.path(),
@@ -156,7 +156,7 @@ fn terms_not_accepted_stops_with_the_acceptance_url() {
 
 #[test]
 fn a_run_without_credentials_stops_before_reading_data() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let pipeline = write_pipeline(
         dir.path(),
         "nocreds.yaml",
@@ -210,7 +210,7 @@ fn metas_python_sdk_works_against_audex_emulator() {
 #[test]
 fn sensitive_names_warn_and_flagged_audiences_are_refused() {
     let emulator = Emulator::start(EmulatorConfig::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     unique_emails_csv(&dir.path().join("u.csv"), 200);
     let first = write_pipeline(
         dir.path(),

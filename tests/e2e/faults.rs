@@ -17,7 +17,7 @@ const ROWS: usize = 25_000;
 
 struct Scenario {
     emulator: EmulatorHandle,
-    dir: tempfile::TempDir,
+    dir: audex_tests::TestDir,
     expected: Vec<String>,
 }
 
@@ -26,7 +26,7 @@ fn scenario(faults: &[&str]) -> Scenario {
     for f in faults {
         emulator.inject(f.parse::<FaultSpec>().unwrap());
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let expected = unique_emails_csv(&dir.path().join("u.csv"), ROWS);
     write_pipeline(
         dir.path(),
@@ -56,9 +56,12 @@ fn run(runtime: &Runtime, s: &Scenario) -> RunOutcome {
             timeout: Duration::from_millis(800),
         },
         max_pause: Some(Duration::from_millis(20)),
+        state_dir: Some(s.dir.path().join("state")),
         ..RunOptions::default()
     };
-    run_pipeline(runtime, &s.dir.path().join("p.yaml"), &options)
+    let outcome = run_pipeline(runtime, &s.dir.path().join("p.yaml"), &options);
+    audex_tests::record_outcome(&outcome);
+    outcome
 }
 
 fn runtime() -> Runtime {

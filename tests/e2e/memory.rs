@@ -41,7 +41,7 @@ fn peak_rss(dir: &std::path::Path, rows: u64) -> (u64, u64) {
 
 #[test]
 fn peak_memory_does_not_grow_with_input_size() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     // Warm the compiled-plugin cache first: compiling the component has its own peak.
     peak_rss(dir.path(), 1_000);
     let (small, _) = peak_rss(dir.path(), 100_000);

@@ -44,7 +44,7 @@ fn audex(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::pro
 
 #[test]
 fn the_smtp_server_receives_the_summary() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let mail = dir.path().join("mail");
     std::fs::create_dir(&mail).unwrap();
     let mut server = Command::new("python3")
@@ -169,7 +169,7 @@ fn webhook_server(answers: Vec<u16>) -> (String, std::thread::JoinHandle<Receive
 
 #[test]
 fn the_webhook_is_signed_and_retried() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let (url, server) = webhook_server(vec![503, 200]);
     let p = pipeline(
         dir.path(),
@@ -218,7 +218,7 @@ fn the_webhook_is_signed_and_retried() {
 
 #[test]
 fn a_failed_delivery_keeps_a_successful_run_successful() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,16 +1,17 @@
-//! The sandbox: a plugin that traps, spins or hoards memory fails its own run with its name
-//! and version, and the same host process then runs the real plugin successfully.
+//! The sandbox: a plugin that traps, spins (with or without host calls), hoards memory or
+//! floods its logs fails its own run with its name and version and a clear message, and the
+//! same host process then runs the real plugin successfully.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use audex::AudexError;
 use audex::plugin::{PluginError, Runtime, RuntimeOptions};
 use audex::run::{RunOptions, run_pipeline};
-use audex_tests::{cache_dir, repo_root, write_pipeline};
+use audex_tests::{audex, cache_dir, repo_root, text, write_pipeline};
 
 const FIXTURE: &str = env!("FIXTURE_MISBEHAVE_WASM");
 
 fn fixture_run(runtime: &Runtime, behaviour: &str) -> AudexError {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     std::fs::write(dir.path().join("s.csv"), "email\na@b.co\n").unwrap();
     let pipeline = write_pipeline(
         dir.path(),
@@ -70,8 +71,30 @@ fn misbehaving_plugins_fail_their_run_and_the_host_carries_on() {
     assert!(hog.contains("misbehave@0.0.1"), "{hog}");
     assert!(hog.contains("memory") || hog.contains("alloc"), "{hog}");
 
+    // Host calls that do not move the export forward do not keep a plugin alive.
+    let clock = crash_message(&fixture_run(&runtime, "clock-spin"));
+    assert!(
+        clock.contains("misbehave@0.0.1") && clock.contains("CPU deadline"),
+        "{clock}"
+    );
+
+    let cap = audex::plugin::imports::MAX_LOG_BYTES >> 20;
+    let flood = crash_message(&fixture_run(&runtime, "log-flood"));
+    assert!(
+        flood.contains("misbehave@0.0.1")
+            && flood.contains(&format!("wrote more than {cap} MiB of log messages")),
+        "{flood}"
+    );
+
+    let stderr = crash_message(&fixture_run(&runtime, "stderr-flood"));
+    assert!(stderr.contains("misbehave@0.0.1"), "{stderr}");
+    assert!(
+        stderr.contains("wrote more than 64 KiB to stderr"),
+        "{stderr}"
+    );
+
     // The host is healthy: the fixture itself, well-behaved, and then the real plugin.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     std::fs::write(dir.path().join("s.csv"), "email\na@b.co\nc@d.co\n").unwrap();
     let ok = write_pipeline(
         dir.path(),
@@ -106,7 +129,7 @@ fn misbehaving_plugins_fail_their_run_and_the_host_carries_on() {
 
 #[test]
 fn a_plugin_built_for_another_wit_version_is_refused_with_the_supported_range() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = audex_tests::tempdir();
     let wasm = dir.path().join("old.wasm");
     std::fs::copy(FIXTURE, &wasm).unwrap();
     let manifest =
@@ -146,7 +169,7 @@ fn requests_outside_the_manifest_or_with_credentials_are_refused() {
             "secret `root-password` is not declared",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = audex_tests::tempdir();
         std::fs::write(dir.path().join("s.csv"), "email\na@b.co\n").unwrap();
         let pipeline = write_pipeline(
             dir.path(),
@@ -160,6 +183,7 @@ fn requests_outside_the_manifest_or_with_credentials_are_refused() {
         secrets.insert("access-token", audex::secrets::Secret::new("fixture-token"));
         let options = RunOptions {
             secrets: Some(secrets),
+            state_dir: Some(dir.path().join("state")),
             ..RunOptions::default()
         };
         let outcome = run_pipeline(&runtime, &pipeline, &options);
@@ -169,4 +193,50 @@ fn requests_outside_the_manifest_or_with_credentials_are_refused() {
             "{behaviour}: {message}"
         );
     }
+}
+
+/// Peak resident memory of a `audex run --dry-run` of the fixture with `behaviour`, from its
+/// report, and the run's output.
+fn cli_peak_rss(behaviour: &str) -> (u64, std::process::Output) {
+    let dir = audex_tests::tempdir();
+    std::fs::write(dir.path().join("s.csv"), "email\na@b.co\n").unwrap();
+    write_pipeline(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "name: rss\nsource: {{ path: s.csv }}\ncolumns: {{ email: email }}\ndestination:\n  plugin: {FIXTURE}\n  behaviour: {behaviour}\n"
+        ),
+    );
+    let output = audex!(dir.path(), &["run", "p.yaml", "--dry-run", "--out", "out"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/report.json")).unwrap())
+            .unwrap();
+    (report["peak_rss_bytes"].as_u64().unwrap(), output)
+}
+
+#[test]
+fn a_log_flood_fails_the_run_without_growing_the_host() {
+    let (baseline, ok) = cli_peak_rss("ok");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let (flooded, output) = cli_peak_rss("log-flood");
+    assert_eq!(
+        output.status.code(),
+        Some(audex::exit::PLUGIN_CRASHED),
+        "{}",
+        text(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("wrote more than 16 MiB of log messages") && !stderr.contains("panicked"),
+        "{}",
+        text(&output)
+    );
+    // What reached the terminal is bounded too: each message is cut to 4 KiB.
+    assert!(stderr.len() < 4 << 20, "{} bytes of stderr", stderr.len());
+    // The flood (16 MiB in 64 KiB messages) is never held: the host's peak stays within a
+    // few MiB of a clean run's.
+    assert!(
+        flooded < baseline + (24 << 20),
+        "peak RSS {flooded} after a log flood vs {baseline} for a clean run"
+    );
 }

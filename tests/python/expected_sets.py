@@ -114,6 +114,8 @@ def normalize_email(raw: str | None) -> str:
     value = stripped(raw)
     if HEX64.fullmatch(value):
         return value.lower()
+    if len(value.encode("utf-8")) > 254:  # RFC 5321's longest deliverable address
+        raise Rejected(MALFORMED_EMAIL)
     value = value.lower()
     local, at, domain = value.partition("@")
     if (

@@ -22,8 +22,9 @@ macro_rules! audex {
 }
 
 /// Runs `bin` with `args` in `dir`, with a private compiled-plugin cache and no RUST_LOG.
+/// Its stdout and stderr are kept for the suite's secrets scan ([`record_output`]).
 pub fn run_cli(bin: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
+    let output = Command::new(bin)
         .args(args)
         .current_dir(dir)
         .env("AUDEX_CACHE_DIR", cache_dir())
@@ -32,7 +33,130 @@ pub fn run_cli(bin: &Path, dir: &Path, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .output()
-        .expect("running audex")
+        .expect("running audex");
+    record_output(&args.join(" "), &output);
+    output
+}
+
+/// Where the suite keeps what audex printed and wrote (`target/<profile>/test-outputs`), for
+/// `scan-test-outputs`, which searches it for the emulator's tokens and app secrets after
+/// `cargo test` (see `.ci/run`).
+pub fn outputs_dir() -> PathBuf {
+    // Test binaries live in `<target>/<profile>/deps`, the scanner in `<target>/<profile>`.
+    let exe = std::env::current_exe().expect("executable path");
+    let mut dir = exe.parent().expect("executable directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target profile dir");
+    }
+    dir.join("test-outputs")
+}
+
+/// A file name unique within this test run.
+fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("main")
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    format!(
+        "{prefix}-{}-{}-{test}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Keeps a command's stdout and stderr for the secrets scan.
+pub fn record_output(label: &str, output: &Output) {
+    let mut text = format!(
+        "$ audex {label}\n--- exit {:?}\n--- stdout\n",
+        output.status.code()
+    );
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    text.push_str("\n--- stderr\n");
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    record_text("cli", &text);
+}
+
+/// Keeps a text (a report, an error message) for the secrets scan.
+pub fn record_text(kind: &str, text: &str) {
+    let dir = outputs_dir();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(unique_name(kind) + ".log"), text);
+    }
+}
+
+/// Keeps an in-process run's report and error message for the secrets scan.
+pub fn record_outcome(outcome: &audex::run::RunOutcome) {
+    let mut text = outcome
+        .report
+        .as_ref()
+        .and_then(|r| serde_json::to_string_pretty(r).ok())
+        .unwrap_or_default();
+    if let Some(e) = &outcome.error {
+        text.push_str(&format!("\nerror: {e}\n"));
+    }
+    record_text("run", &text);
+}
+
+/// A temporary directory for one test. When it is dropped, the files audex wrote into it
+/// (reports, requests, rejects, logs, the run journal; not inputs, not stored connections)
+/// are copied to [`outputs_dir`] for the secrets scan, then it is deleted.
+pub struct TestDir(tempfile::TempDir);
+
+/// A new [`TestDir`].
+pub fn tempdir() -> TestDir {
+    TestDir(tempfile::tempdir().expect("creating a temporary directory"))
+}
+
+impl TestDir {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let target = outputs_dir().join(unique_name("dir"));
+        keep_outputs(self.0.path(), self.0.path(), &target);
+    }
+}
+
+/// Copies audex's outputs under `dir` to `target`, keeping relative paths.
+fn keep_outputs(root: &Path, dir: &Path, target: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            // Stored connections hold credentials on purpose (0600 files).
+            if name != "connections" {
+                keep_outputs(root, &path, target);
+            }
+            continue;
+        }
+        let is_output = matches!(
+            name.as_str(),
+            "report.json" | "requests.jsonl" | "rejects.csv"
+        ) || name.starts_with("journal.sqlite3")
+            || name.ends_with(".log")
+            || name.ends_with(".out")
+            || name.ends_with(".eml");
+        if is_output && meta.len() < 256 << 20 {
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let to = target.join(relative);
+            if let Some(parent) = to.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::copy(&path, &to);
+        }
+    }
 }
 
 /// A compiled-component cache shared by the tests of one build, so each test does not

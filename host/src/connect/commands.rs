@@ -492,7 +492,7 @@ fn authorize(
         format!(
             "no {what} for {}: set {var}{}",
             manifest.name,
-            super::config::config_path().map_or_else(String::new, |p| format!(
+            crate::settings::settings_path().map_or_else(String::new, |p| format!(
                 ", or `connect.{}.{}` in {}",
                 manifest.name,
                 if what == "app id" {

@@ -1,8 +1,8 @@
 //! Where `audex connect` finds the app's credentials and redirect URI: the command line, the
 //! environment (`AUDEX_<PLUGIN>_APP_ID`, `AUDEX_<PLUGIN>_APP_SECRET`,
-//! `AUDEX_<PLUGIN>_REDIRECT_URI`), then the `connect.<plugin>` section of audex's settings file
-//! (`$AUDEX_CONFIG`, else `$XDG_CONFIG_HOME/audex/config.yaml`, else
-//! `~/.config/audex/config.yaml`).
+//! `AUDEX_<PLUGIN>_REDIRECT_URI`), then the `connect.<plugin>` section of audex's settings,
+//! which [`crate::settings`] loads (the settings file, with `AUDEX_CONNECT__<PLUGIN>__*`
+//! environment overrides):
 //!
 //! ```yaml
 //! connect:
@@ -12,40 +12,41 @@
 //!     redirect_uri: http://localhost:8765/callback
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::secrets::Secret;
+use crate::settings::SettingsError;
 
 /// The redirect URI used when none is configured: register exactly this one with the app.
 pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:8765/callback";
 
-/// A configuration problem.
+/// A configuration problem: the settings (file or environment) cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The config file cannot be read or parsed.
-    #[error("{path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// The settings file or its environment overrides are invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
-/// `connect.<plugin>` of the settings file.
+/// `connect.<plugin>` of the settings: the app (OAuth client) `audex connect` uses.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AppSection {
+pub struct AppSection {
+    /// The app (client) id.
     #[serde(default)]
-    app_id: Option<String>,
+    pub app_id: Option<String>,
+    /// The app secret written in the file (prefer `app_secret_env`; the file must then be
+    /// private).
     #[serde(default, deserialize_with = "secret")]
-    app_secret: Option<Secret>,
+    pub app_secret: Option<Secret>,
+    /// The environment variable holding the app secret.
     #[serde(default)]
-    app_secret_env: Option<String>,
+    pub app_secret_env: Option<String>,
+    /// The redirect URI registered with the app.
     #[serde(default)]
-    redirect_uri: Option<String>,
+    pub redirect_uri: Option<String>,
 }
 
 fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
@@ -102,18 +103,6 @@ impl EnvNames {
     }
 }
 
-/// The settings file path: `$AUDEX_CONFIG`, else the XDG config directory's
-/// `audex/config.yaml` (the file audex's other settings live in).
-pub fn config_path() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    var("AUDEX_CONFIG").map(PathBuf::from).or_else(|| {
-        var("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))
-            .map(|d| d.join("audex/config.yaml"))
-    })
-}
-
 /// A non-empty environment variable.
 pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -128,12 +117,16 @@ impl AppConfig {
         redirect_flag: Option<&str>,
     ) -> Result<Self, ConfigError> {
         let env_names = EnvNames::for_plugin(plugin);
-        let path = config_path();
-        let section = match &path {
-            Some(p) => read_section(p, plugin)?,
-            None => None,
-        };
-        let file = section.as_ref().and(path);
+        let path = crate::settings::settings_path();
+        let section = crate::settings::load_from(path.as_deref())?
+            .connect
+            .remove(plugin);
+        if let (Some(p), Some(s)) = (&path, &section)
+            && s.app_secret.is_some()
+        {
+            warn_if_readable_by_others(p);
+        }
+        let file = section.as_ref().and(path).filter(|p| p.is_file());
         let section = section.unwrap_or_default();
         Ok(Self {
             app_id: app_id_flag
@@ -161,52 +154,8 @@ impl AppConfig {
     }
 }
 
-fn read_section(path: &PathBuf, plugin: &str) -> Result<Option<AppSection>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(ConfigError::File {
-                path: path.clone(),
-                message: e.to_string(),
-            });
-        }
-    };
-    let invalid = |message: String| ConfigError::File {
-        path: path.clone(),
-        message,
-    };
-    let file: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| {
-        invalid(match e.location() {
-            Some(l) => format!("line {}: not valid YAML", l.line()),
-            None => "not valid YAML".to_owned(),
-        })
-    })?;
-    let Some(section) = file.get("connect").and_then(|c| c.get(plugin)) else {
-        return Ok(None);
-    };
-    let section: AppSection = serde_yaml_ng::from_value(section.clone()).map_err(|e| {
-        // serde's messages quote offending values (`invalid type: integer `42``): keep the
-        // kind of problem only, since the value could be a secret.
-        invalid(format!("connect.{plugin}: {}", unquote(&e.to_string())))
-    })?;
-    if section.app_secret.is_some() {
-        warn_if_readable_by_others(path);
-    }
-    Ok(Some(section))
-}
-
-/// Drops the backquoted values from a serde message.
-fn unquote(message: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in message.split('`').enumerate() {
-        out.push_str(if i % 2 == 0 { part } else { "…" });
-    }
-    out
-}
-
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &PathBuf) {
+fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
@@ -219,7 +168,7 @@ fn warn_if_readable_by_others(path: &PathBuf) {
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &PathBuf) {}
+fn warn_if_readable_by_others(_path: &Path) {}
 
 #[cfg(test)]
 mod tests {
@@ -235,28 +184,5 @@ mod tests {
             EnvNames::for_plugin("my-dest").app_id,
             "AUDEX_MY_DEST_APP_ID"
         );
-    }
-
-    #[test]
-    fn config_file_sections_parse_and_errors_hide_values() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("config.yaml");
-        std::fs::write(
-            &path,
-            "smtp: { host: x, from: y }\nconnect:\n  facebook:\n    app_id: \"42\"\n    app_secret: s3cr3t\n",
-        )
-        .expect("write");
-        let s = read_section(&path, "facebook")
-            .expect("parse")
-            .expect("section");
-        assert_eq!(s.app_id.as_deref(), Some("42"));
-        assert_eq!(s.app_secret.as_ref().map(Secret::expose), Some("s3cr3t"));
-        assert!(read_section(&path, "other").expect("parse").is_none());
-        std::fs::write(&path, "connect:\n  facebook:\n    app_secret: [s3cr3t]\n").expect("write");
-        let e = read_section(&path, "facebook").expect_err("invalid");
-        assert!(!e.to_string().contains("s3cr3t"), "{e}");
-        std::fs::write(&path, "connect: [s3cr3t\n").expect("write");
-        let e = read_section(&path, "facebook").expect_err("invalid yaml");
-        assert!(!e.to_string().contains("s3cr3t"), "{e}");
     }
 }

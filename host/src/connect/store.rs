@@ -139,6 +139,17 @@ impl Connection {
     }
 }
 
+/// audex's state directory (connections, the run journal): `$AUDEX_STATE_DIR`, else
+/// `$XDG_STATE_HOME/audex`, else `~/.local/state/audex`.
+pub fn state_dir() -> Result<PathBuf, StoreError> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    var("AUDEX_STATE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| var("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("audex")))
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state/audex")))
+        .ok_or(StoreError::NoStateDir)
+}
+
 /// The directory holding connections.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -148,13 +159,7 @@ pub struct Store {
 impl Store {
     /// The store in the state directory named by the environment.
     pub fn from_env() -> Result<Self, StoreError> {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let state = var("AUDEX_STATE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| var("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("audex")))
-            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state/audex")))
-            .ok_or(StoreError::NoStateDir)?;
-        Ok(Self::at(&state))
+        Ok(Self::at(&state_dir()?))
     }
 
     /// The store of state directory `state_dir`.

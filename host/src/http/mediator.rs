@@ -105,6 +105,16 @@ pub enum MediationError {
         /// The allow-list.
         allowed: String,
     },
+    /// The configured base URL is plain `http://` on another machine.
+    #[error(
+        "endpoint `{endpoint}` is set to plain http:// on `{host}`: audex sends credentials only over https (certificate verification on), except to this machine (localhost, 127.0.0.1, ::1)"
+    )]
+    PlainHttp {
+        /// Endpoint.
+        endpoint: String,
+        /// Offending host.
+        host: String,
+    },
 }
 
 /// Applies a manifest's rules to requests.
@@ -129,6 +139,16 @@ impl Mediator {
                 .cloned()
                 .unwrap_or_else(|| endpoint.base_url.clone());
             let base = base.trim_end_matches('/').to_owned();
+            if base
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+                && !is_loopback(host_of(&base))
+            {
+                return Err(MediationError::PlainHttp {
+                    endpoint: name.clone(),
+                    host: host_of(&base).to_owned(),
+                });
+            }
             if !overrides.contains_key(name) {
                 let host = host_of(&base);
                 if !endpoint.allowed_hosts.iter().any(|h| h == host) {
@@ -211,6 +231,14 @@ impl Mediator {
 }
 
 /// The host part of an absolute URL.
+/// True for this machine: `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or(rest);
@@ -342,5 +370,30 @@ allowed_hosts = ["api.example.com"]
         let med = Mediator::new(&manifest(), &overrides).expect("configured override");
         assert_eq!(med.base_url("api"), Some("http://127.0.0.1:9"));
         assert_eq!(host_of("http://u@[::1]:80/x"), "::1");
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:9",
+            "http://localhost:8080",
+            "http://[::1]:80",
+        ] {
+            let overrides = BTreeMap::from([("api".to_owned(), url.to_owned())]);
+            assert!(Mediator::new(&manifest(), &overrides).is_ok(), "{url}");
+        }
+        for url in [
+            "http://graph.example.com",
+            "HTTP://10.0.0.8:80",
+            "http://u@evil.org",
+        ] {
+            let overrides = BTreeMap::from([("api".to_owned(), url.to_owned())]);
+            let e = Mediator::new(&manifest(), &overrides).expect_err(url);
+            assert!(matches!(e, MediationError::PlainHttp { .. }), "{url}");
+            assert!(e.to_string().contains("only over https"), "{e}");
+        }
+        let overrides =
+            BTreeMap::from([("api".to_owned(), "https://graph.example.com".to_owned())]);
+        assert!(Mediator::new(&manifest(), &overrides).is_ok());
     }
 }

@@ -21,6 +21,7 @@ pub struct Email {
 pub fn render(report: &RunReport) -> Email {
     let outcome = match report.status {
         RunStatus::Succeeded => "succeeded",
+        RunStatus::Partial => "PARTLY FAILED",
         RunStatus::Failed => "FAILED",
     };
     let uploaded: u64 = report.audiences.iter().map(|a| a.uploaded).sum();

@@ -79,7 +79,7 @@ pub fn send_all(
 ) -> Vec<NotificationReport> {
     let when = match report.status {
         RunStatus::Succeeded => When::Success,
-        RunStatus::Failed => When::Failure,
+        RunStatus::Partial | RunStatus::Failed => When::Failure,
     };
     let mut outcomes = Vec::new();
     if let Some(email) = section.email.as_ref().filter(|e| e.on.contains(&when)) {

@@ -30,14 +30,16 @@ pub(super) fn key(haystack: &str, path: &str) -> Option<(usize, usize)> {
                     let before = rest[..*i].chars().next_back();
                     before.is_none_or(|c| c == ' ' || c == '\n' || c == '{' || c == ',' || c == '-')
                 })
-                .map(|(i, _)| i)
+                .map(|(i, _)| (i, pattern.len()))
         })
         .min();
         match hit {
-            Some(i) => {
+            Some((i, len)) => {
                 from += i;
                 found = Some(position(haystack, from));
-                from += name.len();
+                // Past the whole pattern (`"é":` included), so `from` stays on a character
+                // boundary.
+                from += len;
             }
             None => break,
         }

@@ -32,6 +32,20 @@ pub struct Pipeline {
     /// Completion notifications.
     #[serde(default)]
     pub notify: Option<crate::notify::NotifySection>,
+    /// What the rejects file holds.
+    #[serde(default)]
+    pub rejects: RejectsSection,
+}
+
+/// `rejects`: what `rejects.csv` holds besides row, field and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectsSection {
+    /// Adds a `value` column with each rejected row's raw value (cut at
+    /// [`MAX_VALUE_BYTES`](crate::rejects::MAX_VALUE_BYTES)). Off by default: the values
+    /// are personal data, and the file then holds them in clear.
+    #[serde(default)]
+    pub include_values: bool,
 }
 
 /// `source`.
@@ -49,6 +63,10 @@ pub struct SourceSection {
     /// CSV delimiter, one ASCII character.
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// How to reach an `s3://` source's bucket (endpoint, region...); the AWS environment
+    /// variables otherwise.
+    #[serde(default)]
+    pub s3: Option<crate::source::S3Options>,
 }
 
 /// A pipeline with the file it came from.
@@ -107,7 +125,12 @@ impl LoadedPipeline {
                 file: file.clone(),
                 line,
                 column,
-                key: if key == "." { "(top)".to_owned() } else { key },
+                // `.` is the document itself; an empty path, an empty (or null) top-level key.
+                key: if key == "." || key.is_empty() {
+                    "(top)".to_owned()
+                } else {
+                    key
+                },
                 message: strip_location(&inner.to_string()),
             }
         })?;
@@ -127,6 +150,13 @@ impl LoadedPipeline {
         pipeline.name = interpolate(&pipeline.name, &env).map_err(|e| fail("name".into(), e))?;
         pipeline.source.path =
             interpolate(&pipeline.source.path, &env).map_err(|e| fail("source.path".into(), e))?;
+        if let Some(s3) = &mut pipeline.source.s3 {
+            for (key, value) in [("endpoint", &mut s3.endpoint), ("region", &mut s3.region)] {
+                if let Some(v) = value {
+                    *v = interpolate(v, &env).map_err(|e| fail(format!("source.s3.{key}"), e))?;
+                }
+            }
+        }
         for (field, column) in &mut pipeline.columns {
             *column = interpolate(column, &env).map_err(|e| fail(format!("columns.{field}"), e))?;
         }
@@ -178,6 +208,16 @@ impl LoadedPipeline {
             && !d.is_ascii()
         {
             return Err(self.error_at("source.delimiter", "expected one ASCII character"));
+        }
+        if crate::source::remote::is_remote(&p.source.path) {
+            if let Err(message) = crate::source::remote::check_url(&p.source.path) {
+                return Err(self.error_at("source.path", message));
+            }
+        } else if p.source.s3.is_some() {
+            return Err(self.error_at(
+                "source.s3",
+                "only applies to an object-storage source (`path: s3://bucket/...`)",
+            ));
         }
         if p.source.batch_rows == Some(0) {
             return Err(self.error_at("source.batch_rows", "expected a positive number of rows"));
@@ -269,5 +309,7 @@ fn strip_location(message: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,13 @@
 //! The host side of the WIT imports: logging, clock and randomness, mediated HTTP, the
-//! segment resource and run bookkeeping. Every call counts as progress for the CPU deadline.
+//! segment resource and run bookkeeping.
+//!
+//! Calls that move an export forward (reading a batch, HTTP, pauses, checkpoints and
+//! rejections) count as progress for the CPU deadline. Reading the clock, random numbers,
+//! the segment's metadata and logging do not: a plugin looping on them alone is stopped like
+//! one that makes no host call at all. Log volume is capped ([`MAX_LOG_BYTES`]): a plugin
+//! that writes more fails its run.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -12,11 +16,14 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::audex::destination::{env, http, log, run, segment_source, types};
 use crate::http::{Mediator, Transport, mediator::Method};
+use crate::pipeline::RejectsSection;
+use crate::rejects::RejectsWriter;
 use crate::source::SourceError;
 use crate::source::prefetch::Prefetcher;
 
-/// Bytes of log text a plugin may write in one call before it is stopped.
-const MAX_LOG_BYTES: usize = 16 << 20;
+/// Bytes of log text a plugin may write in one run (all levels, before truncation) before
+/// the run is stopped.
+pub const MAX_LOG_BYTES: usize = 16 << 20;
 /// Longest single log message kept.
 const MAX_LOG_MESSAGE: usize = 4096;
 
@@ -40,29 +47,45 @@ pub struct RunRecord {
     pub source_error: Option<SourceError>,
     /// Seconds the plugin asked to pause (skipped in dry runs).
     pub paused_ms: u64,
-    rejects: Option<csv::Writer<BufWriter<File>>>,
-    rejects_error: Option<String>,
+    /// The run journal of a live run: every checkpoint is committed to it as it arrives.
+    pub journal: Option<JournalSink>,
+    /// Requests the mediator refused (forbidden header, undeclared endpoint or secret...),
+    /// in order; `audex plugin check` fails a plugin that attempted any.
+    pub denied: Vec<crate::http::MediationError>,
+    rejects: Option<RejectsWriter>,
 }
 
 impl RunRecord {
-    /// Writes rejected rows to a CSV file (`row,field,reason`).
-    pub fn write_rejects_to(&mut self, path: &Path) -> std::io::Result<()> {
-        let mut writer = csv::Writer::from_writer(BufWriter::new(File::create(path)?));
-        writer.write_record(["row", "field", "reason"])?;
-        self.rejects = Some(writer);
+    /// Writes rejected rows to a CSV file (`row,field,reason`, and `value` when the
+    /// pipeline's `rejects.include_values` opts in): see [`crate::rejects`].
+    pub fn write_rejects_to(
+        &mut self,
+        path: &Path,
+        options: &RejectsSection,
+    ) -> std::io::Result<()> {
+        self.rejects = Some(RejectsWriter::create(path, options)?);
         Ok(())
     }
 
     /// Flushes the rejects file.
     pub fn finish(&mut self) -> Result<(), String> {
-        if let Some(e) = self.rejects_error.take() {
-            return Err(e);
+        match &mut self.rejects {
+            Some(w) => w.finish(),
+            None => Ok(()),
         }
-        if let Some(w) = &mut self.rejects {
-            w.flush().map_err(|e| e.to_string())?;
-        }
-        Ok(())
     }
+}
+
+/// A live run's journal attempt, written by `save-checkpoint`.
+pub struct JournalSink {
+    /// The journal.
+    pub journal: crate::journal::Journal,
+    /// This attempt.
+    pub attempt: crate::journal::Attempt,
+    /// Checkpoints of the interrupted attempt this one resumes, handed to the plugin.
+    pub resume: Vec<run::Checkpoint>,
+    /// The first failure to write a checkpoint (it fails the run once the plugin returns).
+    pub error: Option<String>,
 }
 
 /// Host services bound to one plugin instance.
@@ -121,6 +144,7 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// Counts a call that moves the export forward (see the module documentation).
     fn progress(&mut self) {
         self.host_calls += 1;
     }
@@ -139,8 +163,9 @@ impl types::Host for HostState {}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.progress();
-        self.services.log_bytes += message.len();
+        // Not progress: a plugin that only logs is stopped by the CPU deadline, and one that
+        // logs too much by the volume cap.
+        self.services.log_bytes = self.services.log_bytes.saturating_add(message.len());
         if self.services.log_bytes > MAX_LOG_BYTES {
             wasmtime::bail!(
                 "plugin {} wrote more than {} MiB of log messages; stopped",
@@ -170,14 +195,14 @@ impl log::Host for HostState {
 
 impl env::Host for HostState {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        self.progress();
+        // Not progress (nor is `random-u64`): a loop reading the clock must not outlive the
+        // CPU deadline.
         Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64))
     }
 
     fn random_u64(&mut self) -> wasmtime::Result<u64> {
-        self.progress();
         Ok(self.services.rng.random())
     }
 
@@ -236,6 +261,7 @@ impl HostState {
                     plugin = self.services.plugin.as_str(),
                     "request refused: {e}"
                 );
+                self.services.record.denied.push(e.clone());
                 http::HttpError::Denied(e.to_string())
             })?;
         self.services
@@ -291,7 +317,6 @@ impl segment_source::Host for HostState {}
 
 impl segment_source::HostSegment for HostState {
     fn fields(&mut self, segment: Resource<SegmentHandle>) -> wasmtime::Result<Vec<String>> {
-        self.progress();
         Ok(self.table.get(&segment)?.fields.clone())
     }
 
@@ -299,7 +324,6 @@ impl segment_source::HostSegment for HostState {
         &mut self,
         segment: Resource<SegmentHandle>,
     ) -> wasmtime::Result<Option<u64>> {
-        self.progress();
         Ok(self.table.get(&segment)?.estimated_rows)
     }
 
@@ -314,6 +338,12 @@ impl segment_source::HostSegment for HostState {
             None => Ok(None),
             Some(Ok(batch)) => {
                 self.services.record.rows_read += u64::from(batch.num_rows);
+                // Raw values for the rejects file, only when the pipeline opts in.
+                if let Some(rejects) = &mut self.services.record.rejects
+                    && rejects.includes_values()
+                {
+                    rejects.remember_batch(batch.first_row, batch.num_rows, &batch.ipc);
+                }
                 if let Some(bar) = &self.services.progress {
                     bar.inc(u64::from(batch.num_rows));
                 }
@@ -346,6 +376,12 @@ impl run::Host for HostState {
             uploaded = state.uploaded,
             "batch acknowledged"
         );
+        if let Some(sink) = &mut self.services.record.journal
+            && sink.error.is_none()
+            && let Err(e) = sink.journal.save_checkpoint(&sink.attempt, &state)
+        {
+            sink.error = Some(e.to_string());
+        }
         self.services
             .record
             .checkpoints
@@ -367,14 +403,8 @@ impl run::Host for HostState {
         self.progress();
         let record = &mut self.services.record;
         for r in rows {
-            if let Some(w) = &mut record.rejects
-                && let Err(e) = w.write_record([
-                    r.row.to_string().as_str(),
-                    r.field.as_str(),
-                    r.reason.as_str(),
-                ])
-            {
-                record.rejects_error.get_or_insert(e.to_string());
+            if let Some(w) = &mut record.rejects {
+                w.write(r.row, &r.field, &r.reason);
             }
             *record.rejected.entry((r.field, r.reason)).or_default() += 1;
         }

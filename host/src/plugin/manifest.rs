@@ -33,6 +33,57 @@ pub struct Manifest {
     /// How `audex connect` obtains credentials for this plugin, if it can run an OAuth flow.
     #[serde(default)]
     pub oauth: Option<OAuth>,
+    /// Settings and canned answers for `audex plugin check`.
+    #[serde(default)]
+    pub check: Option<CheckSection>,
+}
+
+/// What `audex plugin check` runs a plugin with (the manifest's `[check]` section, or the
+/// file given with `--settings`, which has the same keys in YAML).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    /// Destination settings, as a pipeline's `destination` section would give them (the
+    /// host's own keys, such as an endpoint's `url_setting`, are dropped).
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Rows of the fixture segment (default: 600, or 40 % more than `limits.max_batch_rows`
+    /// so the limit is exercised).
+    #[serde(default)]
+    pub rows: Option<u64>,
+    /// Answers for requests to endpoints without an embedded emulator, first match wins;
+    /// unmatched requests get `200` with `{}`.
+    #[serde(default)]
+    pub responses: Vec<CannedResponse>,
+}
+
+/// One canned HTTP answer of `audex plugin check`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedResponse {
+    /// The logical endpoint it answers (any when absent).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The method it answers, e.g. `POST` (any when absent).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A path prefix it answers (any when absent).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Status code.
+    #[serde(default = "default_canned_status")]
+    pub status: u16,
+    /// Body.
+    #[serde(default = "default_canned_body")]
+    pub body: String,
+}
+
+fn default_canned_status() -> u16 {
+    200
+}
+
+fn default_canned_body() -> String {
+    "{}".to_owned()
 }
 
 /// The OAuth 2.0 authorization-code flow of a destination, as `audex connect` runs it.
@@ -125,6 +176,10 @@ pub struct Limits {
     /// Longest CPU time between two host calls, milliseconds.
     #[serde(default = "default_deadline_ms")]
     pub cpu_deadline_ms: u64,
+    /// Most identifier rows the plugin puts in one request (the destination's batch limit,
+    /// e.g. Facebook's 10,000), when it has one; `audex plugin check` verifies it holds.
+    #[serde(default)]
+    pub max_batch_rows: Option<u64>,
 }
 
 fn default_memory_mib() -> u64 {
@@ -140,6 +195,7 @@ impl Default for Limits {
         Self {
             memory_mib: default_memory_mib(),
             cpu_deadline_ms: default_deadline_ms(),
+            max_batch_rows: None,
         }
     }
 }
@@ -206,6 +262,39 @@ pub struct Endpoint {
 
 fn default_auth_secret() -> String {
     "access-token".to_owned()
+}
+
+/// The WIT package every plugin targets.
+pub const WIT_PACKAGE: &str = "audex:destination";
+
+/// `(major, minor)` of a `MAJOR.MINOR.PATCH` version.
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    // A pre-release or build suffix on the patch is allowed (`0.1.0-rc.1`).
+    let patch = parts.next()?.split(['-', '+']).next()?;
+    if patch.is_empty() || !patch.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((major, minor))
+}
+
+/// The host's WIT version policy, in one place: a plugin built against
+/// `audex:destination@X.Y.Z` runs when `(X, Y)` is in [`super::SUPPORTED_WIT`] (the current
+/// version and the previous minor one). Manifests and compiled components are both checked
+/// with it.
+pub fn wit_supported(version: &str) -> bool {
+    major_minor(version).is_some_and(|v| super::SUPPORTED_WIT.contains(&v))
+}
+
+/// The supported WIT versions in words, e.g. `0.1.x`.
+pub fn supported_wit_range() -> String {
+    super::SUPPORTED_WIT
+        .iter()
+        .map(|(ma, mi)| format!("{ma}.{mi}.x"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl OAuth {
@@ -302,12 +391,24 @@ impl Manifest {
 
     /// Parses and checks manifest text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let manifest = Self::parse_unversioned(text, origin)?;
+        manifest.check_wit()?;
+        Ok(manifest)
+    }
+
+    /// Parses and checks manifest text like [`Manifest::parse`], except for the WIT version
+    /// (`audex plugin check` reports that one on its own line).
+    pub fn parse_unversioned(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
         let invalid = |message: String| ManifestError::Invalid {
             origin: origin.to_owned(),
             message,
         };
         let manifest: Manifest = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        manifest.check_wit()?;
+        if manifest.limits.max_batch_rows == Some(0) {
+            return Err(invalid(
+                "limits.max_batch_rows must be at least 1".to_owned(),
+            ));
+        }
         for (name, endpoint) in &manifest.endpoints {
             if !endpoint.base_url.starts_with("https://")
                 && !endpoint.base_url.starts_with("http://")
@@ -328,31 +429,82 @@ impl Manifest {
         Ok(manifest)
     }
 
-    fn check_wit(&self) -> Result<(), ManifestError> {
-        let mut parts = self.wit.split('.').map(|p| p.parse::<u64>().ok());
-        let version = (
-            parts.next().flatten(),
-            parts.next().flatten(),
-            parts.next().flatten(),
-        );
-        let supported = super::SUPPORTED_WIT
-            .iter()
-            .map(|(ma, mi)| format!("{ma}.{mi}.x"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        match version {
-            (Some(major), Some(minor), Some(_))
-                if super::SUPPORTED_WIT.contains(&(major, minor)) =>
-            {
-                Ok(())
-            }
-            _ => Err(ManifestError::UnsupportedWit {
-                name: self.name.clone(),
-                version: self.version.clone(),
-                wit: self.wit.clone(),
-                supported,
-            }),
+    /// Checks the manifest's `wit` version against the host's policy ([`wit_supported`]).
+    pub fn check_wit(&self) -> Result<(), ManifestError> {
+        if wit_supported(&self.wit) {
+            return Ok(());
         }
+        Err(ManifestError::UnsupportedWit {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            wit: self.wit.clone(),
+            supported: supported_wit_range(),
+        })
+    }
+
+    /// Checks the WIT version a compiled component was built against: the interface names it
+    /// imports and exports from `audex:destination` (e.g.
+    /// `audex:destination/destination@0.1.0`) must all carry one version, which the host
+    /// supports and which has the same major and minor as the manifest's `wit`. Returns that
+    /// version.
+    pub fn check_component_wit<'a>(
+        &self,
+        imports: impl IntoIterator<Item = &'a str>,
+        exports: impl IntoIterator<Item = &'a str>,
+    ) -> Result<String, String> {
+        let mut exported = None;
+        let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let names = imports
+            .into_iter()
+            .map(|n| (n, false))
+            .chain(exports.into_iter().map(|n| (n, true)));
+        for (name, is_export) in names {
+            let Some(rest) = name
+                .strip_prefix(WIT_PACKAGE)
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+            if is_export && interface == "destination" {
+                exported = Some(version.to_owned());
+            }
+            versions
+                .entry(version.to_owned())
+                .or_default()
+                .push(format!("{WIT_PACKAGE}/{rest}"));
+        }
+        let Some(version) = exported else {
+            return Err(format!(
+                "the component does not export `{WIT_PACKAGE}/destination` (it is not an audex destination plugin)"
+            ));
+        };
+        if version.is_empty() {
+            return Err(format!(
+                "the component's `{WIT_PACKAGE}` interfaces carry no version (supported: {})",
+                supported_wit_range()
+            ));
+        }
+        if versions.len() > 1 {
+            let listed: Vec<String> = versions.values().flatten().cloned().collect();
+            return Err(format!(
+                "the component mixes versions of `{WIT_PACKAGE}`: {}",
+                listed.join(", ")
+            ));
+        }
+        if !wit_supported(&version) {
+            return Err(format!(
+                "it was built against {WIT_PACKAGE}@{version}, which this host does not support (supported: {})",
+                supported_wit_range()
+            ));
+        }
+        if major_minor(&version) != major_minor(&self.wit) {
+            return Err(format!(
+                "it was built against {WIT_PACKAGE}@{version} but its manifest says wit = \"{}\"",
+                self.wit
+            ));
+        }
+        Ok(version)
     }
 
     /// Destination settings keys the host consumes for this plugin's endpoints.
@@ -436,6 +588,77 @@ long_lived = {{ grant_type = "exchange", token_param = "t" }}
         let e = Manifest::parse(&with_oauth(r#""token", "client""#, "other"), "test")
             .expect_err("unknown endpoint");
         assert!(e.to_string().contains("oauth.endpoint"), "{e}");
+    }
+
+    #[test]
+    fn the_wit_policy_accepts_supported_minors_only() {
+        assert!(wit_supported("0.1.0") && wit_supported("0.1.7") && wit_supported("0.1.0-rc.1"));
+        for bad in ["0.0.1", "0.2.0", "9.0.0", "0.1", "0.1.x", "", "0.1.0.0"] {
+            assert!(!wit_supported(bad), "{bad}");
+        }
+        assert_eq!(supported_wit_range(), "0.1.x");
+    }
+
+    #[test]
+    fn checks_the_versions_a_component_imports_and_exports() {
+        let m = Manifest::parse(GOOD, "test").expect("valid");
+        let imports = [
+            "wasi:io/streams@0.2.6",
+            "audex:destination/http@0.1.0",
+            "audex:destination/log@0.1.0",
+        ];
+        let exports = ["audex:destination/destination@0.1.0"];
+        assert_eq!(
+            m.check_component_wit(imports, exports).as_deref(),
+            Ok("0.1.0")
+        );
+        let e = m
+            .check_component_wit(
+                imports
+                    .map(|n| n.replace("0.1.0", "9.1.0"))
+                    .iter()
+                    .map(String::as_str),
+                ["audex:destination/destination@9.1.0"],
+            )
+            .expect_err("unsupported");
+        assert!(
+            e.contains("audex:destination@9.1.0") && e.contains("supported: 0.1.x"),
+            "{e}"
+        );
+        let e = m
+            .check_component_wit(
+                ["audex:destination/http@0.1.1"],
+                ["audex:destination/destination@0.1.0"],
+            )
+            .expect_err("mixed");
+        assert!(e.contains("mixes versions"), "{e}");
+        let e = m
+            .check_component_wit(imports, ["wasi:cli/run@0.2.0"])
+            .expect_err("not a destination");
+        assert!(e.contains("does not export"), "{e}");
+        let old =
+            Manifest::parse_unversioned(&GOOD.replace("0.1.0", "0.0.1"), "test").expect("parses");
+        let e = old
+            .check_component_wit(imports, exports)
+            .expect_err("manifest disagrees");
+        assert!(e.contains("manifest says wit = \"0.0.1\""), "{e}");
+    }
+
+    #[test]
+    fn parses_batch_limits_and_the_check_section() {
+        let text = format!(
+            "{}\n[limits]\nmax_batch_rows = 500\n[check]\nsettings = {{ fields = [\"email\"], nested = {{ a = 1 }} }}\n[[check.responses]]\nmethod = \"POST\"\nbody = '{{\"ok\":true}}'\n",
+            GOOD.trim_end()
+        );
+        let m = Manifest::parse(&text, "test").expect("valid");
+        assert_eq!(m.limits.max_batch_rows, Some(500));
+        let check = m.check.expect("check section");
+        assert_eq!(check.settings["fields"], serde_json::json!(["email"]));
+        assert_eq!(check.settings["nested"]["a"], 1);
+        assert_eq!(check.responses[0].status, 200);
+        assert_eq!(check.responses[0].body, r#"{"ok":true}"#);
+        let zero = text.replace("500", "0");
+        assert!(Manifest::parse(&zero, "test").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use runtime::{ExportInputs, PluginError, PluginInstance, Runtime, RuntimeOpt
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "destination-plugin",
-        path: "../wit",
+        path: "../wit/0.1.0",
         with: {
             "audex:destination/segment-source.segment": crate::plugin::imports::SegmentHandle,
         },
@@ -22,8 +22,10 @@ pub mod bindings {
     });
 }
 
-/// The WIT package versions this host can run, as `(major, minor)` of `audex:destination`.
-/// While the package is 0.x, a minor version is a breaking one.
+/// The WIT package versions this host can run, as `(major, minor)` of `audex:destination`:
+/// the current version and the previous minor one (0.1 is the first release, so it is alone).
+/// While the package is 0.x, a minor version is a breaking one. Each version is bound from its
+/// frozen folder, `wit/<version>/`; the policy is applied by [`manifest::wit_supported`].
 pub const SUPPORTED_WIT: &[(u64, u64)] = &[(0, 1)];
 
 /// A plugin's code and manifest, ready to load.

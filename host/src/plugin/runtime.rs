@@ -177,14 +177,31 @@ impl Runtime {
             origin: source.origin.clone(),
             message,
         };
-        let component =
-            Component::new(&self.engine, &source.wasm).map_err(|e| load_error(format!("{e:#}")))?;
+        let component = self.compile(&source.wasm).map_err(load_error)?;
+        self.load_compiled(source, &component)
+    }
+
+    /// [`Runtime::load`] for a component already compiled with [`Runtime::compile`].
+    pub fn load_compiled(
+        &self,
+        source: &PluginSource,
+        component: &Component,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let plugin = format!("{}@{}", source.manifest.name, source.manifest.version);
+        let load_error = |message: String| PluginError::Load {
+            plugin: plugin.clone(),
+            origin: source.origin.clone(),
+            message,
+        };
+        // The WIT version the component was built against, before linking: refused with the
+        // supported range rather than with a linker message.
+        self.component_wit(source, component).map_err(load_error)?;
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| load_error(format!("{e:#}")))?;
         DestinationPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| load_error(format!("{e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| {
+        let pre = linker.instantiate_pre(component).map_err(|e| {
             load_error(format!(
                 "it does not fit the audex:destination world: {e:#}"
             ))
@@ -196,6 +213,27 @@ impl Runtime {
             plugin,
             max_memory_mib: self.options.max_memory_mib,
         })
+    }
+}
+
+impl Runtime {
+    /// Compiles (or fetches from the cache) a plugin's component, without linking it.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Component, String> {
+        Component::new(&self.engine, wasm).map_err(|e| format!("{e:#}"))
+    }
+
+    /// The `audex:destination` version a compiled component was built against, checked
+    /// against the host's policy and the plugin's manifest
+    /// ([`super::Manifest::check_component_wit`]).
+    pub fn component_wit(
+        &self,
+        source: &PluginSource,
+        component: &Component,
+    ) -> Result<String, String> {
+        let ty = component.component_type();
+        let imports: Vec<&str> = ty.imports(&self.engine).map(|(name, _)| name).collect();
+        let exports: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
+        source.manifest.check_component_wit(imports, exports)
     }
 }
 
@@ -261,7 +299,7 @@ impl LoadedPlugin {
                 Ok(UpdateDeadline::Continue(ticks))
             } else {
                 Err(wasmtime::format_err!(
-                    "CPU deadline exceeded: no host call for {} ms (limits.cpu_deadline_ms)",
+                    "CPU deadline exceeded: no batch read, request, pause or run record for {} ms (limits.cpu_deadline_ms)",
                     ticks * TICK.as_millis() as u64
                 ))
             }
@@ -328,9 +366,18 @@ impl PluginInstance {
 
     fn crashed(&mut self, e: wasmtime::Error) -> PluginError {
         self.poisoned = true;
+        let mut message = format!("{e:#}");
+        // A full capture refuses further writes, and a guest usually dies of that without a
+        // word (its panic message cannot be written either): say what happened.
+        if self.stderr.contents().len() >= CAPTURE_BYTES {
+            message.push_str(&format!(
+                " (the plugin wrote more than {} KiB to stderr, the most the host keeps; writes past it fail)",
+                CAPTURE_BYTES >> 10
+            ));
+        }
         PluginError::Crashed {
             plugin: self.plugin.clone(),
-            message: format!("{e:#}"),
+            message,
             stderr: format_stderr(&self.stderr),
         }
     }

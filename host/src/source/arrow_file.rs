@@ -34,6 +34,25 @@ fn reader(path: &Path) -> Result<BoxedReader, SourceError> {
     })
 }
 
+/// The schema of an Arrow IPC file or stream from its first bytes: the schema message opens
+/// the stream format, and follows the file format's magic and its padding (to 8 bytes in the
+/// specification, to 64 by arrow-rs's default). Fails when `prefix` is too short to hold it.
+pub(super) fn schema_from_prefix(
+    prefix: &[u8],
+) -> Result<arrow_schema::SchemaRef, arrow_schema::ArrowError> {
+    const CONTINUATION: [u8; 4] = [0xff; 4];
+    let body = if prefix.starts_with(FILE_MAGIC) {
+        let start = (8..prefix.len().min(1024))
+            .step_by(8)
+            .find(|&i| prefix.get(i..i + 4) == Some(&CONTINUATION[..]))
+            .unwrap_or(8);
+        prefix.get(start..).unwrap_or_default()
+    } else {
+        prefix
+    };
+    Ok(StreamReader::try_new(std::io::Cursor::new(body), None)?.schema())
+}
+
 /// Checks the schema has the mapped columns.
 pub(super) fn check(path: &Path, mapping: &ColumnMapping) -> Result<(), SourceError> {
     let r = reader(path)?;
@@ -89,5 +108,44 @@ impl FileReader for ArrowFile {
             self.pending = Some((batch, offset + len));
         }
         Some(self.projection.apply(&self.path, &slice))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::StringArray;
+    use arrow_ipc::writer::{FileWriter, StreamWriter};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("mail", DataType::Utf8, true)]));
+        let values: Vec<String> = (0..2_000).map(|i| format!("user{i}@example.com")).collect();
+        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(values))]).expect("batch")
+    }
+
+    #[test]
+    fn the_schema_comes_from_the_first_bytes_of_either_format() {
+        let b = batch();
+        let mut file = FileWriter::try_new(Vec::new(), &b.schema()).expect("file writer");
+        file.write(&b).expect("write");
+        file.finish().expect("finish");
+        let file = file.into_inner().expect("bytes");
+        let mut stream = StreamWriter::try_new(Vec::new(), &b.schema()).expect("stream writer");
+        stream.write(&b).expect("write");
+        stream.finish().expect("finish");
+        let stream = stream.into_inner().expect("bytes");
+
+        for bytes in [&file, &stream] {
+            let schema = schema_from_prefix(&bytes[..1024]).expect("a prefix is enough");
+            assert_eq!(schema.field(0).name(), "mail");
+            assert!(
+                schema_from_prefix(&bytes[..12]).is_err(),
+                "too short a prefix is an error, not a wrong schema"
+            );
+        }
     }
 }

@@ -20,10 +20,19 @@ fn open_file(path: &Path) -> Result<File, SourceError> {
 
 /// The header's column names, all typed as text.
 fn header_schema(path: &Path, delimiter: u8) -> Result<Schema, SourceError> {
+    header_schema_from(open_file(path)?, path, delimiter)
+}
+
+/// The header's column names read from `input` (the start of `path`), all typed as text.
+pub(super) fn header_schema_from(
+    input: impl Read,
+    path: &Path,
+    delimiter: u8,
+) -> Result<Schema, SourceError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
-        .from_reader(open_file(path)?);
+        .from_reader(input);
     let headers = reader.headers().map_err(|e| SourceError::Corrupt {
         path: path.to_owned(),
         format: "CSV",

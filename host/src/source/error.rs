@@ -75,4 +75,56 @@ pub enum SourceError {
         /// What failed, with the row or column when known.
         message: String,
     },
+    /// Object storage failed or refused: no such bucket, nothing matched, access denied...
+    /// Never carries credentials.
+    #[error("{url}: {message}")]
+    Remote {
+        /// The object or the pattern, as an `s3://` URL.
+        url: String,
+        /// What went wrong, and what to do about it when that is known.
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// The same error about `path` instead (a downloaded object's temporary file becomes
+    /// its URL again).
+    pub(crate) fn relabel(self, path: &std::path::Path) -> Self {
+        let path = path.to_owned();
+        match self {
+            SourceError::UnknownFormat { .. } => SourceError::UnknownFormat { path },
+            SourceError::Io { source, .. } => SourceError::Io { path, source },
+            SourceError::Corrupt {
+                format, message, ..
+            } => SourceError::Corrupt {
+                path,
+                format,
+                message,
+            },
+            SourceError::MissingColumn {
+                column,
+                field,
+                available,
+                ..
+            } => SourceError::MissingColumn {
+                path,
+                column,
+                field,
+                available,
+            },
+            SourceError::WrongType {
+                column,
+                field,
+                found,
+                ..
+            } => SourceError::WrongType {
+                path,
+                column,
+                field,
+                found,
+            },
+            SourceError::Read { message, .. } => SourceError::Read { path, message },
+            other @ (SourceError::NoFiles { .. } | SourceError::Remote { .. }) => other,
+        }
+    }
 }

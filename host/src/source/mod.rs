@@ -1,7 +1,9 @@
-//! Segment sources: files in Parquet, CSV or Arrow IPC, read as a stream of Arrow record
-//! batches projected to the identifier columns a plugin needs.
+//! Segment sources: files or object-storage objects (`s3://`, [`remote`]) in Parquet, CSV or
+//! Arrow IPC, read as a stream of Arrow record batches projected to the identifier columns a
+//! plugin needs.
 //!
-//! Nothing reads a whole file into memory: Parquet is decoded page by page, CSV and Arrow IPC
+//! Nothing reads a whole file into memory: Parquet is decoded page by page (from object
+//! storage, with range requests for the footer and the mapped columns only), CSV and Arrow IPC
 //! record by record, and a bounded prefetch thread keeps at most a few batches ahead of the
 //! plugin ([`prefetch`]).
 
@@ -13,6 +15,7 @@ mod ipc;
 mod parquet;
 pub mod prefetch;
 mod projection;
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,7 @@ pub use error::SourceError;
 pub use files::{Format, expand};
 pub use ipc::encode_batch;
 pub use projection::{ColumnMapping, Projection};
+pub use remote::{RemoteSource, S3Options};
 
 /// Rows per batch unless the pipeline says otherwise: Facebook's upload limit, so one input
 /// batch fills at most one request per audience.
@@ -40,12 +44,50 @@ pub struct SourceSpec {
     pub delimiter: u8,
 }
 
-/// A stream of projected batches over all the files of a source.
+/// Opens the source a pipeline's `source` section names, with `base` for relative paths:
+/// local files (a file, a glob or a directory, expanded now) or an `s3://` URL (nothing is
+/// fetched until [`SegmentStream::check`] or the first read).
+pub fn open(
+    section: &crate::pipeline::SourceSection,
+    base: &Path,
+    mapping: ColumnMapping,
+) -> Result<SegmentStream, SourceError> {
+    let batch_rows = section.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS);
+    let delimiter = section.delimiter.map_or(b',', |c| c as u8);
+    if remote::is_remote(&section.path) {
+        let source = RemoteSource::new(
+            &section.path,
+            section.s3.as_ref(),
+            section.format,
+            batch_rows,
+            delimiter,
+        )?;
+        return Ok(SegmentStream::remote(source, mapping));
+    }
+    let (files, format) = expand(&section.path, base, section.format)?;
+    let spec = SourceSpec {
+        files,
+        format,
+        batch_rows,
+        delimiter,
+    };
+    Ok(SegmentStream::new(spec, mapping))
+}
+
+/// A stream of projected batches over all the files (or objects) of a source.
 pub struct SegmentStream {
-    spec: SourceSpec,
+    inputs: Inputs,
     mapping: ColumnMapping,
     next_file: usize,
     current: Option<Box<dyn FileReader>>,
+}
+
+/// Where a stream's data is.
+enum Inputs {
+    /// Local files.
+    Files(SourceSpec),
+    /// Objects in object storage, listed on first use.
+    Remote(Box<RemoteSource>),
 }
 
 /// One open file.
@@ -58,10 +100,46 @@ impl SegmentStream {
     /// Opens the stream; the first file is opened (and its columns checked) on first read.
     pub fn new(spec: SourceSpec, mapping: ColumnMapping) -> Self {
         Self {
-            spec,
+            inputs: Inputs::Files(spec),
             mapping,
             next_file: 0,
             current: None,
+        }
+    }
+
+    /// A stream over the objects of an object-storage source.
+    pub fn remote(source: RemoteSource, mapping: ColumnMapping) -> Self {
+        Self {
+            inputs: Inputs::Remote(Box::new(source)),
+            mapping,
+            next_file: 0,
+            current: None,
+        }
+    }
+
+    /// The object-storage URL, when the source is remote (reading it needs the network).
+    pub fn remote_url(&self) -> Option<&str> {
+        match &self.inputs {
+            Inputs::Files(_) => None,
+            Inputs::Remote(source) => Some(source.url()),
+        }
+    }
+
+    /// The local files, in reading order; `None` for an object-storage source.
+    pub fn local_files(&self) -> Option<&[PathBuf]> {
+        match &self.inputs {
+            Inputs::Files(spec) => Some(&spec.files),
+            Inputs::Remote(_) => None,
+        }
+    }
+
+    /// What identifies an object-storage source's input, for resuming: each object's URL,
+    /// size, modification time and entity tag (listing the objects if needed). Empty for
+    /// local files (see [`SegmentStream::local_files`]).
+    pub fn remote_fingerprint(&self) -> Result<String, SourceError> {
+        match &self.inputs {
+            Inputs::Files(_) => Ok(String::new()),
+            Inputs::Remote(source) => source.fingerprint(),
         }
     }
 
@@ -73,12 +151,16 @@ impl SegmentStream {
     /// Checks that every file opens and has the mapped columns with usable types, without
     /// reading rows. Returns the row count when the format knows it up front.
     pub fn check(&self) -> Result<Option<u64>, SourceError> {
+        let spec = match &self.inputs {
+            Inputs::Files(spec) => spec,
+            Inputs::Remote(source) => return source.check(&self.mapping),
+        };
         let mut total = Some(0u64);
-        for path in &self.spec.files {
-            let rows = match self.spec.format {
+        for path in &spec.files {
+            let rows = match spec.format {
                 Format::Parquet => Some(parquet::check(path, &self.mapping)?),
                 Format::Csv => {
-                    csv::check(path, &self.mapping, self.spec.delimiter)?;
+                    csv::check(path, &self.mapping, spec.delimiter)?;
                     None
                 }
                 Format::Arrow => {
@@ -92,13 +174,17 @@ impl SegmentStream {
     }
 
     /// An estimate of the rows, for `estimated_num_total`: exact for Parquet, a line count
-    /// for CSV, none for Arrow streams.
+    /// for CSV files, none for Arrow streams and CSV objects.
     pub fn estimate_rows(&self) -> Result<Option<u64>, SourceError> {
-        match self.spec.format {
+        let spec = match &self.inputs {
+            Inputs::Files(spec) => spec,
+            Inputs::Remote(source) => return source.estimate_rows(&self.mapping),
+        };
+        match spec.format {
             Format::Parquet => self.check(),
             Format::Csv => {
                 let mut total = 0;
-                for path in &self.spec.files {
+                for path in &spec.files {
                     total += csv::count_records(path)?;
                 }
                 Ok(Some(total))
@@ -107,14 +193,29 @@ impl SegmentStream {
         }
     }
 
-    fn open(&self, path: &Path) -> Result<Box<dyn FileReader>, SourceError> {
-        let rows = self.spec.batch_rows;
-        Ok(match self.spec.format {
-            Format::Parquet => Box::new(parquet::open(path, &self.mapping, rows)?),
-            Format::Csv => Box::new(csv::open(path, &self.mapping, rows, self.spec.delimiter)?),
-            Format::Arrow => Box::new(arrow_file::open(path, &self.mapping, rows)?),
-        })
+    /// Opens input `index`, `None` past the last one.
+    fn open(&self, index: usize) -> Option<Result<Box<dyn FileReader>, SourceError>> {
+        let spec = match &self.inputs {
+            Inputs::Files(spec) => spec,
+            Inputs::Remote(source) => return source.open(index, &self.mapping),
+        };
+        let path = spec.files.get(index)?;
+        Some(open_file(spec, path, &self.mapping))
     }
+}
+
+/// Opens one local file of `spec`.
+fn open_file(
+    spec: &SourceSpec,
+    path: &Path,
+    mapping: &ColumnMapping,
+) -> Result<Box<dyn FileReader>, SourceError> {
+    let rows = spec.batch_rows;
+    Ok(match spec.format {
+        Format::Parquet => Box::new(parquet::open(path, mapping, rows)?),
+        Format::Csv => Box::new(csv::open(path, mapping, rows, spec.delimiter)?),
+        Format::Arrow => Box::new(arrow_file::open(path, mapping, rows)?),
+    })
 }
 
 impl Iterator for SegmentStream {
@@ -129,12 +230,12 @@ impl Iterator for SegmentStream {
                     None => self.current = None,
                 }
             }
-            let path = self.spec.files.get(self.next_file)?.clone();
+            let opened = self.open(self.next_file)?;
             self.next_file += 1;
-            match self.open(&path) {
+            match opened {
                 Ok(reader) => self.current = Some(reader),
                 Err(e) => {
-                    self.next_file = self.spec.files.len();
+                    self.next_file = usize::MAX;
                     return Some(Err(e));
                 }
             }

@@ -2,9 +2,9 @@
 //! classes, rate-limit pauses and usage-based slow-down. The host retries transport failures;
 //! this layer retries only what Facebook itself asks to be retried.
 
+use audex_plugin_sdk::types::{PluginError, UpstreamError};
 use serde::de::DeserializeOwned;
 
-use crate::bindings::audex::destination::types::{PluginError, UpstreamError};
 use crate::graph::errors::{ErrorClass, GraphError, classify, parse_usage};
 use crate::host::{Auth, Host, HttpError, Level, Method, Pair, Request, Response, SecretParam};
 
@@ -41,6 +41,8 @@ pub struct GraphClient<'h, H: Host> {
     version: String,
     dry_run: bool,
     retry: RetryPolicy,
+    /// Highest share of the account's call budget Facebook reported, in percent.
+    peak_usage: std::cell::Cell<Option<u32>>,
 }
 
 /// A request submitted and not yet awaited, kept whole so it can be sent again.
@@ -58,7 +60,14 @@ impl<'h, H: Host> GraphClient<'h, H> {
             version: version.to_owned(),
             dry_run,
             retry,
+            peak_usage: std::cell::Cell::new(None),
         }
+    }
+
+    /// The highest share of the ad account's call budget Facebook reported in a usage header
+    /// so far (`X-Business-Use-Case-Usage`), in whole percent rounded up.
+    pub fn peak_usage_percent(&self) -> Option<u32> {
+        self.peak_usage.get()
     }
 
     /// The host.
@@ -211,6 +220,9 @@ impl<'h, H: Host> GraphClient<'h, H> {
             return;
         };
         let usage = parse_usage(header);
+        let percent = usage.max_percent.clamp(0.0, 1e6).ceil() as u32;
+        let peak = self.peak_usage.get().map_or(percent, |p| p.max(percent));
+        self.peak_usage.set(Some(peak));
         if usage.max_percent >= SLOW_DOWN_PERCENT && usage.regain_after_s == 0 {
             let over = (usage.max_percent - SLOW_DOWN_PERCENT).min(20.0);
             let pause = (over * 100.0) as u64 + 100;

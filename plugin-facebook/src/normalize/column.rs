@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use audex_plugin_sdk::kernels::phone::RowCountry;
+
 use super::digest::PendingDigests;
-use super::phone::{CountryCell, Validator};
+use super::phone::Validator;
 use super::{KernelError, Reason};
 
 /// One kernel's output over an array of N rows.
@@ -26,13 +28,11 @@ pub struct NormalizedColumn {
 /// Per-kernel working memory, kept with the output so that it is reused across batches.
 #[derive(Clone, Default)]
 pub(super) struct Scratch {
-    /// The normalized emails of a batch, hashed together at the end of the run.
+    /// The normalized values of a batch, hashed together at the end of the run.
     pub(super) pending: PendingDigests,
-    /// A phone number being rewritten (`00` international prefix to `+`).
-    pub(super) text: String,
     /// The row countries of the phone kernel, resolved once per batch.
-    pub(super) countries: Vec<CountryCell>,
-    /// The phone kernel's fast validity check (its per-region rules).
+    pub(super) countries: Vec<RowCountry>,
+    /// The phone kernel's normalizer (its buffer, the regions' compiled rules).
     pub(super) validator: Validator,
 }
 

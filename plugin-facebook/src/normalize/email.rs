@@ -12,8 +12,9 @@ use super::{DIGEST_WIDTH, KernelError, NormalizedColumn, Reason};
 /// then exactly 64 hex digits is taken as an already-hashed email and passed through lower-cased;
 /// otherwise lowercase it (ASCII fast path; full Unicode lowercase for internationalized
 /// addresses) and hash its UTF-8 bytes. Rejected: null ([`Reason::Missing`]), empty or
-/// whitespace-only ([`Reason::Empty`]), not exactly one `@`, an empty local or domain part, or
-/// whitespace or control characters inside ([`Reason::MalformedEmail`]).
+/// whitespace-only ([`Reason::Empty`]), not exactly one `@`, an empty local or domain part,
+/// whitespace or control characters inside, or longer than 254 bytes (RFC 5321's limit)
+/// ([`Reason::MalformedEmail`]).
 ///
 /// Accepts `Utf8`, `LargeUtf8`, `Utf8View`, dictionaries of them and `Null` (all rows
 /// missing); any other type is a [`KernelError::UnsupportedType`]. After an error `out` is
@@ -52,12 +53,12 @@ impl StrsVisitor for EmailKernel<'_> {
                 *reason = Some(Reason::Missing);
                 continue;
             };
-            let start = pending.data.len();
-            match normalize(raw, &mut pending.data) {
+            let start = pending.buffer().len();
+            match normalize(raw, pending.buffer()) {
                 Ok(Normalized::PreHashed(digest)) => copy_digest_lowercase(digest, &mut slots[i]),
                 Ok(Normalized::Appended) => pending.push_from(i, start, slots),
                 Err(r) => {
-                    pending.data.truncate(start);
+                    pending.buffer().truncate(start);
                     *reason = Some(r);
                 }
             }
@@ -65,6 +66,10 @@ impl StrsVisitor for EmailKernel<'_> {
         pending.hash_into(slots);
     }
 }
+
+/// The longest address that can be delivered to (RFC 5321: a path is at most 256 octets,
+/// angle brackets included). Anything longer identifies nobody, and is not worth hashing.
+const MAX_EMAIL_BYTES: usize = 254;
 
 /// Where a normalized email is.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,6 +89,9 @@ fn normalize<'a>(raw: &'a [u8], buf: &mut Vec<u8>) -> Result<Normalized<'a>, Rea
     }
     if is_digest_shaped(value) {
         return Ok(Normalized::PreHashed(value));
+    }
+    if value.len() > MAX_EMAIL_BYTES {
+        return Err(Reason::MalformedEmail);
     }
     let start = buf.len();
     if value.is_ascii() {

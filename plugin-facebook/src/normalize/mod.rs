@@ -6,7 +6,7 @@
 //!
 //! | field | kernel | normalize | output |
 //! |---|---|---|---|
-//! | email | [`emails`] | trim, lowercase; exactly one `@`, non-empty local and domain parts, nothing blank inside | SHA-256 hex |
+//! | email | [`emails`] | trim, lowercase; exactly one `@`, non-empty local and domain parts, nothing blank inside, at most 254 bytes | SHA-256 hex |
 //! | phone | [`phones`] | libphonenumber-valid number, E.164 digits without `+` (country from the number, the row or the default) | SHA-256 hex |
 //! | madid | [`madids`] | trim, lowercase, 8-4-4-4-12 hex UUID, not all zeros | the UUID itself |
 //!
@@ -27,42 +27,49 @@
 //! # Ok::<(), plugin_facebook::normalize::KernelError>(())
 //! ```
 //!
+//! The generic pieces are the plugin SDK's kernels ([`audex_plugin_sdk::kernels`]): reading
+//! every Arrow string layout and trimming (`strings`), SHA-256 hex (`digest`, four digests at
+//! a time with SIMD128 in the WebAssembly build) and E.164 phone numbers (`phone`). What is
+//! Facebook's stays here: the email, phone and madid rules above, pass-through of digests, the
+//! fixed-width output and the [`Reason`] codes.
+//!
 //! Performance: the email and madid paths do not allocate per row (normalization goes through
 //! a scratch buffer kept in the column, hex is written through a lookup table straight into the
 //! packed values, strings are read from the Arrow buffers directly). Phones in the usual
-//! shapes are parsed and validated by fast paths that replay libphonenumber's rules with its
-//! own metadata (`phone/fast.rs`, `phone/valid.rs`); `rlibphonenumber` handles the rest and is
-//! the oracle of their differential tests. In the WebAssembly build, digests are computed at
-//! the end of each batch, four at a time with SIMD128 (`sha256x4.rs`).
+//! shapes are parsed and validated by the SDK's fast paths, which replay libphonenumber's rules
+//! with its own metadata; `rlibphonenumber` handles the rest and is the oracle of their
+//! differential tests. In the WebAssembly build, digests are computed at the end of each
+//! batch, four at a time.
 //!
 //! Throughput: `cargo bench -p plugin-facebook` (criterion, `benches/kernels.rs`) measures
 //! each kernel natively over messy generated batches; `audex bench` measures them inside the
 //! plugin through the host. Figures and history: `BENCHMARKS.md` at the repository root.
 
 mod column;
-mod digest;
 mod email;
-mod input;
 mod madid;
 #[cfg(test)]
 mod messy;
 mod phone;
+#[cfg(test)]
+mod proptests;
 mod reason;
-#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
-mod sha256x4;
 pub mod vocabulary;
 
 use arrow_schema::DataType;
+// The generic pieces are the SDK's kernels; these names keep the modules below short.
+use audex_plugin_sdk::kernels::digest;
+use audex_plugin_sdk::kernels::strings as input;
 
+pub use audex_plugin_sdk::kernels::digest::sha256_hex;
 pub use column::NormalizedColumn;
-pub use digest::sha256_hex;
 pub use email::emails;
 pub use madid::madids;
 pub use phone::{phones, validate_default_country};
 pub use reason::Reason;
 
 /// Width of a SHA-256 digest in lowercase hex: the email and phone kernels' values.
-pub const DIGEST_WIDTH: usize = 64;
+pub const DIGEST_WIDTH: usize = audex_plugin_sdk::kernels::DIGEST_WIDTH;
 /// Width of a UUID in its 8-4-4-4-12 text form: the madid kernel's values.
 pub const MADID_WIDTH: usize = 36;
 

@@ -13,8 +13,8 @@ pub enum Reason {
     /// The value is the empty string or only whitespace: never hashed (that would upload
     /// `sha256("")`, which matches nobody and wastes a row).
     Empty,
-    /// Not exactly one `@`, an empty local or domain part, or whitespace or control
-    /// characters inside the address.
+    /// Not exactly one `@`, an empty local or domain part, whitespace or control
+    /// characters inside the address, or longer than 254 bytes.
     MalformedEmail,
     /// libphonenumber does not consider the number valid (too short, too long, unknown area
     /// code or country calling code, not a number...).

@@ -12,6 +12,7 @@
 //! to libphonenumber. The differential tests in `tests.rs` compare both on many numbers.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber, Region};
 
@@ -88,8 +89,7 @@ pub(super) fn parse(
         }
         None => {
             let default = default.as_deref()?;
-            let code = default.country_code.to_string();
-            match digits.strip_prefix(code.as_str()) {
+            match digits.strip_prefix(default.code_digits.as_str()) {
                 Some(potential) => {
                     let stripped = strip_national_prefix(default, potential)?;
                     if (!default.matches_general(digits) && default.matches_general(&stripped))
@@ -107,7 +107,7 @@ pub(super) fn parse(
 
     // The metadata of the number's region.
     let (country_code, metadata) = if country_code != 0 {
-        let number_region = PHONE_NUMBER_UTIL.get_region_for_country_code(country_code)?;
+        let number_region = region_for_country_code(country_code)?;
         if Some(number_region) == region {
             (country_code, default?)
         } else if number_region == Region::World {
@@ -166,16 +166,28 @@ fn extract_country_code(digits: &str) -> Option<(i32, &str)> {
     if digits.starts_with('0') {
         return None;
     }
-    for len in 1..=3.min(digits.len()) {
-        let code: i32 = digits[..len].parse().ok()?;
-        if PHONE_NUMBER_UTIL
-            .get_region_for_country_code(code)
-            .is_some()
-        {
-            return Some((code, &digits[len..]));
+    let mut code = 0;
+    for (len, digit) in digits.bytes().take(3).enumerate() {
+        code = code * 10 + i32::from(digit - b'0');
+        if region_for_country_code(code).is_some() {
+            return Some((code, &digits[len + 1..]));
         }
     }
     None
+}
+
+/// libphonenumber's `get_region_for_country_code` (the main region of a country calling code),
+/// from a table of the codes below 1000 (all of them) built once.
+fn region_for_country_code(code: i32) -> Option<Region> {
+    static REGIONS: LazyLock<Vec<Option<Region>>> = LazyLock::new(|| {
+        (0..1000)
+            .map(|code| PHONE_NUMBER_UTIL.get_region_for_country_code(code))
+            .collect()
+    });
+    match usize::try_from(code) {
+        Ok(at) if at < REGIONS.len() => REGIONS[at],
+        _ => PHONE_NUMBER_UTIL.get_region_for_country_code(code),
+    }
 }
 
 /// libphonenumber's `maybe_strip_national_prefix_and_carrier_code` (the number only).
@@ -199,25 +211,38 @@ fn strip_national_prefix<'a>(rules: &RegionRules, number: &'a str) -> Option<Cow
             }
             return Some(Cow::Borrowed(stripped));
         }
-        Some(NationalPrefix::Pattern(pattern, transform)) => (pattern, transform),
-    };
-    let Some(captures) = pattern.captures(number) else {
-        return Some(Cow::Borrowed(number));
-    };
-    let first = captures.get(1);
-    let second = captures.get(2);
-    let transforms = |first: &regex::Match<'_>| {
-        !transform.is_empty()
-            && (second.is_some_and(|c| !c.is_empty()) || (!first.is_empty() && second.is_none()))
-    };
-    if first.filter(transforms).is_some() {
-        let replaced = pattern.replace(number, transform);
-        if keep_viable(&replaced) {
-            return Some(Cow::Borrowed(number));
+        Some(NationalPrefix::Pattern(pattern, transform, dfa)) => {
+            if dfa.is_some_and(|dfa| !dfa.matches_prefix(number.as_bytes())) {
+                return Some(Cow::Borrowed(number));
+            }
+            (pattern, transform)
         }
-        return Some(Cow::Owned(replaced.into_owned()));
-    }
-    let end = captures.get(0)?.end();
+    };
+    let end = if transform.is_empty() {
+        // Without a transform rule the groups do not matter: the match's end is enough (the
+        // same leftmost-first match, found without resolving the groups).
+        match pattern.find(number) {
+            Some(found) => found.end(),
+            None => return Some(Cow::Borrowed(number)),
+        }
+    } else {
+        let Some(captures) = pattern.captures(number) else {
+            return Some(Cow::Borrowed(number));
+        };
+        let first = captures.get(1);
+        let second = captures.get(2);
+        let transforms = |first: &regex::Match<'_>| {
+            second.is_some_and(|c| !c.is_empty()) || (!first.is_empty() && second.is_none())
+        };
+        if first.filter(transforms).is_some() {
+            let replaced = pattern.replace(number, transform);
+            if keep_viable(&replaced) {
+                return Some(Cow::Borrowed(number));
+            }
+            return Some(Cow::Owned(replaced.into_owned()));
+        }
+        captures.get(0)?.end()
+    };
     let stripped = &number[end..];
     if keep_viable(stripped) {
         return Some(Cow::Borrowed(number));

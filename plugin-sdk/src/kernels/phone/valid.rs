@@ -6,9 +6,9 @@
 //! cost, VoIP, personal, pager, UAN, voicemail, fixed line, mobile), each also filtered by its
 //! own possible lengths; it tries them one regex at a time. Here the type patterns whose
 //! possible lengths allow the NSN's length are joined into one alternation, compiled once per
-//! (region, length): two regex matches per number instead of up to eleven, with the same
-//! patterns and the same `regex` engine, so the same answers (`is_match` of an alternation is
-//! the `or` of its branches). Mobile is left out when the metadata says its pattern equals
+//! (region, length): two matches per number instead of up to eleven, with the same patterns,
+//! so the same answers (`is_match` of an alternation is the `or` of its branches). Each
+//! pattern is matched by a [`DigitDfa`] built from it once (`regex` when it cannot be one). Mobile is left out when the metadata says its pattern equals
 //! fixed line's, as libphonenumber does. For a country code shared by several regions, the
 //! region is chosen as libphonenumber chooses it: the first whose leading digits match, or in
 //! which the number is valid.
@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use prost::Message;
+
+use super::dfa::DigitDfa;
 use regex::Regex;
 use rlibphonenumber::{
     PHONE_NUMBER_UTIL, PhoneMetadata, PhoneMetadataCollection, PhoneNumber, PhoneNumberDesc, Region,
@@ -76,6 +78,8 @@ impl Desc {
 pub(super) struct RegionRules {
     /// The country calling code.
     pub(super) country_code: i32,
+    /// Its decimal digits.
+    pub(super) code_digits: String,
     general: Desc,
     /// `international_prefix`, matched at the start (`None`: the region has none).
     international_prefix: Option<String>,
@@ -89,15 +93,17 @@ pub(super) struct RegionRules {
     transform_rule: String,
     idd_regex: OnceLock<Option<Regex>>,
     national_prefix_regex: OnceLock<Option<Regex>>,
+    /// The national prefix pattern's automaton, to tell quickly that it does not match.
+    national_prefix_dfa: OnceLock<Option<DigitDfa>>,
     /// libphonenumber's `leading_digits` pattern source (matched at the start), if any.
     leading_digits: Option<String>,
     /// The type descriptions in libphonenumber's order (mobile left out when it equals fixed
     /// line).
     types: Vec<Desc>,
-    general_regex: OnceLock<Option<Regex>>,
-    leading_regex: OnceLock<Option<Regex>>,
+    general_matcher: OnceLock<Option<Matcher>>,
+    leading_matcher: OnceLock<Option<Prefix>>,
     /// The union of the types allowed at each NSN length; `None` when no type allows it.
-    unions: [OnceLock<Option<Regex>>; MAX_NSN + 1],
+    unions: [OnceLock<Option<Matcher>>; MAX_NSN + 1],
 }
 
 impl RegionRules {
@@ -137,6 +143,7 @@ impl RegionRules {
         };
         Some(Self {
             country_code: metadata.country_code?,
+            code_digits: metadata.country_code?.to_string(),
             general: Desc::of(metadata.general_desc.as_ref())?,
             international_prefix: at_start(&metadata.international_prefix)?,
             idd_literals: literals(metadata.international_prefix.as_deref()),
@@ -148,38 +155,33 @@ impl RegionRules {
                 .unwrap_or_default(),
             idd_regex: OnceLock::new(),
             national_prefix_regex: OnceLock::new(),
+            national_prefix_dfa: OnceLock::new(),
             leading_digits,
             types: types
                 .into_iter()
                 .map(|d| Desc::of(d.as_ref()))
                 .collect::<Option<_>>()?,
-            general_regex: OnceLock::new(),
-            leading_regex: OnceLock::new(),
+            general_matcher: OnceLock::new(),
+            leading_matcher: OnceLock::new(),
             unions: std::array::from_fn(|_| OnceLock::new()),
         })
     }
 
     /// Whether libphonenumber's leading-digits pattern of the region matches the NSN's start.
     fn leads(&self, nsn: &str) -> bool {
-        self.leading_regex
-            .get_or_init(|| {
-                let source = self.leading_digits.as_deref()?;
-                ascii_regex(source)
-            })
+        self.leading_matcher
+            .get_or_init(|| Prefix::new(self.leading_digits.as_deref()?))
             .as_ref()
-            .is_some_and(|re| re.is_match(nsn))
+            .is_some_and(|m| m.is_match(nsn))
     }
 
     /// Whether `number` matches the general pattern in full (possible lengths not checked:
     /// libphonenumber's `is_match(number, general_desc)`).
     pub(super) fn matches_general(&self, number: &str) -> bool {
-        self.general_regex
-            .get_or_init(|| {
-                let inner = self.general.inner.as_deref()?;
-                ascii_regex(&format!("^(?:{inner})$"))
-            })
+        self.general_matcher
+            .get_or_init(|| Matcher::new(self.general.inner.as_deref()?))
             .as_ref()
-            .is_some_and(|re| re.is_match(number))
+            .is_some_and(|m| m.is_match(number))
     }
 
     /// Where the international (IDD) prefix at the start of `digits` ends, if there is one.
@@ -206,7 +208,11 @@ impl RegionRules {
             .national_prefix_regex
             .get_or_init(|| ascii_regex(self.national_prefix.as_deref()?))
             .as_ref()?;
-        Some(NationalPrefix::Pattern(re, &self.transform_rule))
+        let dfa = self
+            .national_prefix_dfa
+            .get_or_init(|| prefix_dfa(self.national_prefix.as_deref()?))
+            .as_ref();
+        Some(NationalPrefix::Pattern(re, &self.transform_rule, dfa))
     }
 
     /// libphonenumber's `test_number_length_with_unknown_type`.
@@ -256,7 +262,7 @@ impl RegionRules {
             return false;
         }
         let union = self.unions[len].get_or_init(|| union_of(self.branches(len)));
-        union.as_ref().is_some_and(|re| re.is_match(nsn))
+        union.as_ref().is_some_and(|m| m.is_match(nsn))
     }
 
     /// The type patterns allowed at NSN length `len`, as alternation branches.
@@ -270,12 +276,78 @@ impl RegionRules {
     }
 }
 
-/// `^(?:b1|b2|...)$`, or `None` without branches.
-fn union_of(branches: Vec<String>) -> Option<Regex> {
+/// The matcher of `^(?:b1|b2|...)$`, or `None` without branches.
+fn union_of(branches: Vec<String>) -> Option<Matcher> {
     if branches.is_empty() {
         return None;
     }
-    ascii_regex(&format!("^(?:{})$", branches.join("|")))
+    Matcher::new(&branches.join("|"))
+}
+
+/// A whole-number pattern `^(?:inner)$`: its [`DigitDfa`], or the regex when the pattern
+/// cannot be one.
+#[derive(Debug)]
+pub(super) enum Matcher {
+    /// The pattern as a table of digit transitions.
+    Dfa(DigitDfa),
+    /// The pattern as `regex` compiles it.
+    Regex(Regex),
+}
+
+impl Matcher {
+    /// The matcher of `^(?:inner)$` (`None`: the pattern does not compile).
+    pub(super) fn new(inner: &str) -> Option<Self> {
+        let inner = format!("(?:{inner})");
+        match DigitDfa::new(&inner) {
+            Some(dfa) => Some(Matcher::Dfa(dfa)),
+            None => ascii_regex(&format!("^{inner}$")).map(Matcher::Regex),
+        }
+    }
+
+    /// Whether all of `number` matches.
+    #[inline]
+    pub(super) fn is_match(&self, number: &str) -> bool {
+        match self {
+            Matcher::Dfa(dfa) => dfa.is_match(number.as_bytes()),
+            Matcher::Regex(re) => re.is_match(number),
+        }
+    }
+}
+
+/// A pattern matched at the start of a number (`^(?:...)`, no `$`): its [`DigitDfa`], or the
+/// regex when the pattern cannot be one.
+#[derive(Debug)]
+enum Prefix {
+    /// The pattern as a table of digit transitions.
+    Dfa(DigitDfa),
+    /// The pattern as `regex` compiles it.
+    Regex(Regex),
+}
+
+impl Prefix {
+    /// The matcher of `source` (`None`: the pattern does not compile).
+    fn new(source: &str) -> Option<Self> {
+        match prefix_dfa(source) {
+            Some(dfa) => Some(Prefix::Dfa(dfa)),
+            None => ascii_regex(source).map(Prefix::Regex),
+        }
+    }
+
+    /// Whether the pattern matches at the start of `number`.
+    fn is_match(&self, number: &str) -> bool {
+        match self {
+            Prefix::Dfa(dfa) => dfa.matches_prefix(number.as_bytes()),
+            Prefix::Regex(re) => re.is_match(number),
+        }
+    }
+}
+
+/// The automaton of a pattern matched at the start of a number (it starts with `^`).
+fn prefix_dfa(source: &str) -> Option<DigitDfa> {
+    if !source.starts_with('^') {
+        return None;
+    }
+    DigitDfa::new(source)
 }
 
 /// A country calling code shared by several regions (`1`: the NANP, `44`: GB, GG, IM, JE...).
@@ -285,7 +357,7 @@ struct SharedCode {
     /// The type patterns of all its regions allowed at each length: a number none of them
     /// matches is valid in none of the regions, which settles most invalid numbers with one
     /// match instead of trying every region.
-    unions: [OnceLock<Option<Regex>>; MAX_NSN + 1],
+    unions: [OnceLock<Option<Matcher>>; MAX_NSN + 1],
 }
 
 impl SharedCode {
@@ -297,7 +369,7 @@ impl SharedCode {
         }
         let any = self.unions[len]
             .get_or_init(|| union_of(self.regions.iter().flat_map(|r| r.branches(len)).collect()));
-        if !any.as_ref().is_some_and(|re| re.is_match(nsn)) {
+        if !any.as_ref().is_some_and(|m| m.is_match(nsn)) {
             return false;
         }
         // The region libphonenumber picks: the first whose leading digits match, or in which
@@ -336,8 +408,9 @@ fn shared_code(code: i32) -> Option<Arc<SharedCode>> {
 pub(super) enum NationalPrefix<'a> {
     /// Digit strings in alternation, in order (no capture group, so no transform).
     Literals(&'a [String]),
-    /// The pattern (anchored at the start) and its transform rule.
-    Pattern(&'a Regex, &'a str),
+    /// The pattern (anchored at the start), its transform rule, and its automaton if it has
+    /// one (which tells whether the pattern matches at all).
+    Pattern(&'a Regex, &'a str, Option<&'a DigitDfa>),
 }
 
 /// The alternatives of a `^(?:A|B|...)$` pattern made only of digit strings, in order.
@@ -394,7 +467,8 @@ static RULES: LazyLock<HashMap<Region, Arc<RegionRules>>> = LazyLock::new(|| {
 #[derive(Default, Clone)]
 pub(crate) struct Validator {
     seen: Vec<(Region, Option<Arc<RegionRules>>)>,
-    shared: Vec<(i32, Option<Arc<SharedCode>>)>,
+    /// The rules of the country calling codes seen.
+    codes: Vec<(i32, Code)>,
     /// Always answer `None` (tests: libphonenumber alone, the oracle).
     off: bool,
 }
@@ -409,11 +483,10 @@ impl std::fmt::Debug for Validator {
 
 impl Validator {
     /// A validator that never decides: the kernel then asks libphonenumber for every number.
-    #[cfg(test)]
     pub(crate) fn library_only() -> Self {
         Self {
             seen: Vec::new(),
-            shared: Vec::new(),
+            codes: Vec::new(),
             off: true,
         }
     }
@@ -440,16 +513,108 @@ impl Validator {
             return None;
         }
         let code = number.country_code;
-        if let Some((_, shared)) = self.shared.iter().find(|(c, _)| *c == code) {
-            return shared.as_ref().map(|s| s.is_valid(nsn));
+        let at = match self.codes.iter().position(|(c, _)| *c == code) {
+            Some(at) => at,
+            None => {
+                self.codes.push((code, Code::of(code)));
+                self.codes.len() - 1
+            }
+        };
+        match &self.codes[at].1 {
+            Code::Unknown => None,
+            Code::Single(rules) => Some(rules.is_valid(nsn)),
+            Code::Shared(shared) => Some(shared.is_valid(nsn)),
         }
-        let mut regions = PHONE_NUMBER_UTIL.get_regions_for_country_calling_code(code)?;
-        if regions.len() == 1 {
-            let region = regions.next()?;
-            return Some(self.rules(region)?.is_valid(nsn));
-        }
-        let shared = shared_code(code);
-        self.shared.push((code, shared.clone()));
-        Some(shared?.is_valid(nsn))
     }
+}
+
+/// The rules of a country calling code.
+#[derive(Clone)]
+enum Code {
+    /// Not known here: ask libphonenumber.
+    Unknown,
+    /// A code of one region.
+    Single(Arc<RegionRules>),
+    /// A code shared by several regions.
+    Shared(Arc<SharedCode>),
+}
+
+impl Code {
+    fn of(code: i32) -> Code {
+        let Some(mut regions) = PHONE_NUMBER_UTIL.get_regions_for_country_calling_code(code) else {
+            return Code::Unknown;
+        };
+        let rules = if regions.len() == 1 {
+            regions
+                .next()
+                .and_then(|region| RULES.get(&region).cloned())
+                .map(Code::Single)
+        } else {
+            shared_code(code).map(Code::Shared)
+        };
+        rules.unwrap_or(Code::Unknown)
+    }
+}
+
+/// Every whole-number pattern the validator matches, by region: the general pattern, then the
+/// union of the types at each NSN length (sources without the `^(?:` `)$` wrapper), and, for a
+/// country code shared by several regions, the union over all of them at each length.
+#[cfg(test)]
+pub(super) fn whole_number_patterns() -> Vec<(Region, Vec<String>)> {
+    let mut regions: Vec<_> = RULES.iter().collect();
+    regions.sort_by_key(|(region, _)| region.as_region_str());
+    regions
+        .into_iter()
+        .map(|(&region, rules)| {
+            let mut patterns: Vec<String> = rules.general.inner.iter().cloned().collect();
+            for len in 0..=MAX_NSN {
+                let branches = rules.branches(len);
+                if !branches.is_empty() {
+                    patterns.push(branches.join("|"));
+                }
+                let sharing: Vec<_> = PHONE_NUMBER_UTIL
+                    .get_regions_for_country_calling_code(rules.country_code)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                // The shared code's union, once (with its main region).
+                if sharing.len() > 1 && sharing.first() == Some(&region) {
+                    let all: Vec<String> = sharing
+                        .iter()
+                        .filter_map(|r| RULES.get(r))
+                        .flat_map(|r| r.branches(len))
+                        .collect();
+                    if !all.is_empty() {
+                        patterns.push(all.join("|"));
+                    }
+                }
+            }
+            (region, patterns)
+        })
+        .collect()
+}
+
+/// Every pattern the fast paths match at the start of a number, by region: the national
+/// prefix for parsing and the leading digits (sources as matched, starting with `^`).
+#[cfg(test)]
+pub(super) fn prefix_patterns() -> Vec<(Region, Vec<String>)> {
+    let mut regions: Vec<_> = RULES.iter().collect();
+    regions.sort_by_key(|(region, _)| region.as_region_str());
+    regions
+        .into_iter()
+        .map(|(&region, rules)| {
+            let patterns = [&rules.national_prefix, &rules.leading_digits]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            (region, patterns)
+        })
+        .collect()
+}
+
+/// [`prefix_dfa`] for tests.
+#[cfg(test)]
+pub(super) fn prefix_automaton(source: &str) -> Option<DigitDfa> {
+    prefix_dfa(source)
 }

@@ -1,27 +1,54 @@
-//! Reading string columns straight from Arrow buffers, and trimming.
+//! Reading string columns straight from Arrow buffers; trimming and lower-casing.
 //!
 //! A kernel is written once against [`Strs`] and [`visit_strings`] instantiates it for each
 //! physical layout (offsets + data for `Utf8`/`LargeUtf8`, views for `Utf8View`, keys + values
-//! for dictionaries of those), so the per-row loop has no dynamic dispatch and no allocation.
+//! for dictionaries of those, and `Null`), so the per-row loop has no dynamic dispatch and no
+//! allocation.
+//!
+//! ```
+//! use arrow_array::{Array, LargeStringArray, StringArray};
+//! use audex_plugin_sdk::kernels::strings::{visit_strings, trim, Strs, StrsVisitor};
+//!
+//! /// Counts the rows that are not blank.
+//! struct NonBlank;
+//!
+//! impl StrsVisitor for NonBlank {
+//!     type Output = usize;
+//!     fn visit<S: Strs>(self, strs: &S) -> usize {
+//!         (0..strs.len()).filter(|&i| strs.get(i).is_some_and(|v| !trim(v).is_empty())).count()
+//!     }
+//! }
+//!
+//! let column = StringArray::from(vec![Some(" a "), Some("  "), None, Some("b")]);
+//! assert_eq!(visit_strings(&column, NonBlank), Some(2));
+//! let large = LargeStringArray::from(vec!["x"]);
+//! assert_eq!(visit_strings(&large, NonBlank), Some(1));
+//! assert_eq!(visit_strings(&arrow_array::Int32Array::from(vec![1]), NonBlank), None);
+//! ```
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, OffsetSizeTrait, StringViewArray};
 use arrow_buffer::{ArrowNativeType, NullBuffer};
 use arrow_schema::DataType;
 
-/// The string types every kernel accepts, for error messages.
-pub(super) const STRING_TYPES: &str = "Utf8, LargeUtf8, Utf8View or a Dictionary of one of them";
+/// The string types [`visit_strings`] reads, for error messages.
+pub const STRING_TYPES: &str = "Utf8, LargeUtf8, Utf8View or a Dictionary of one of them";
 
 /// Random access to the (UTF-8) bytes of a string column; `None` for a null row.
-pub(super) trait Strs {
+pub trait Strs {
     /// The number of rows.
     fn len(&self) -> usize;
+    /// Whether there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The bytes of row `i` (valid UTF-8, Arrow guarantees it), or `None` if the row is null.
     fn get(&self, i: usize) -> Option<&[u8]>;
 }
 
-/// A kernel body, generic over the column layout.
-pub(super) trait StrsVisitor {
+/// A kernel body, generic over the column layout: [`visit_strings`] calls
+/// [`visit`](Self::visit) with the layout of the array at hand.
+pub trait StrsVisitor {
     /// What the kernel returns.
     type Output;
     /// Runs the kernel over `strs`.
@@ -120,7 +147,7 @@ fn offsets<O: OffsetSizeTrait>(array: &dyn Array) -> Option<Offsets<'_, O>> {
 
 /// Runs `visitor` over `array` if it is a string column (see [`STRING_TYPES`]; an all-null
 /// `Null` column counts), else `None`.
-pub(super) fn visit_strings<V: StrsVisitor>(array: &dyn Array, visitor: V) -> Option<V::Output> {
+pub fn visit_strings<V: StrsVisitor>(array: &dyn Array, visitor: V) -> Option<V::Output> {
     match array.data_type() {
         DataType::Utf8 => Some(visitor.visit(&offsets::<i32>(array)?)),
         DataType::LargeUtf8 => Some(visitor.visit(&offsets::<i64>(array)?)),
@@ -163,13 +190,18 @@ pub(super) fn visit_strings<V: StrsVisitor>(array: &dyn Array, visitor: V) -> Op
 /// characters (NUL, DEL, C1...) and the invisible BOM / zero-width space that spreadsheet and
 /// CSV exports leave behind.
 #[inline]
-pub(super) fn is_trimmed_char(c: char) -> bool {
+pub fn is_trimmed_char(c: char) -> bool {
     c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '\u{200b}'
 }
 
 /// Trims [`is_trimmed_char`] characters from both ends of valid UTF-8 bytes, ASCII fast path.
+///
+/// ```
+/// use audex_plugin_sdk::kernels::strings::trim;
+/// assert_eq!(trim("\u{feff} Mary@Example.com\t\r\n".as_bytes()), b"Mary@Example.com");
+/// ```
 #[inline]
-pub(super) fn trim(mut bytes: &[u8]) -> &[u8] {
+pub fn trim(mut bytes: &[u8]) -> &[u8] {
     loop {
         match bytes.first() {
             Some(&b) if b <= b' ' || b == 0x7f => bytes = &bytes[1..],
@@ -205,6 +237,38 @@ pub(super) fn trim(mut bytes: &[u8]) -> &[u8] {
         }
     }
     bytes
+}
+
+/// Appends `value` trimmed (see [`trim`]) and lower-cased to `out`, and returns whether
+/// anything was appended (false: the value is empty or blank). ASCII is lower-cased byte by
+/// byte; other text with Unicode's full lowercase mapping (`ÉLODIE` is `élodie`).
+///
+/// ```
+/// use audex_plugin_sdk::kernels::strings::trim_lowercase_into;
+/// let mut out = Vec::new();
+/// assert!(trim_lowercase_into("  Mary@Example.COM ".as_bytes(), &mut out));
+/// assert!(trim_lowercase_into(" ÉLODIE".as_bytes(), &mut out));
+/// assert!(!trim_lowercase_into(" \t".as_bytes(), &mut out));
+/// assert_eq!(out, "mary@example.comélodie".as_bytes());
+/// ```
+#[inline]
+pub fn trim_lowercase_into(value: &[u8], out: &mut Vec<u8>) -> bool {
+    let value = trim(value);
+    if value.is_ascii() {
+        out.extend(value.iter().map(u8::to_ascii_lowercase));
+    } else {
+        match std::str::from_utf8(value) {
+            Ok(text) => {
+                let mut utf8 = [0u8; 4];
+                for lower in text.chars().flat_map(char::to_lowercase) {
+                    out.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
+                }
+            }
+            // Not UTF-8 (never from an Arrow string column): ASCII letters only.
+            Err(_) => out.extend(value.iter().map(u8::to_ascii_lowercase)),
+        }
+    }
+    !value.is_empty()
 }
 
 /// Decodes the one character encoded in `bytes[start..start + width]`, if that is what it holds.

@@ -1,9 +1,36 @@
-//! SHA-256 to lowercase hex, and recognising values that already are digests.
+//! SHA-256 to lowercase hex, one value or many at once, and recognising values that already
+//! are digests.
 //!
-//! Hashing uses `sha2`'s streaming hasher, which picks SHA-NI at run time natively. A
-//! hand-padded single-call path over `sha2::compress256` for short inputs was measured (native,
-//! release, SHA-NI): no faster than `Sha256::digest` (67-101 vs 70-93 ns per 22-byte input,
-//! within noise), so it was dropped.
+//! One value: [`sha256_hex`]. Natively it uses `sha2`'s streaming hasher, which picks SHA-NI
+//! at run time. A hand-padded single-call path over `sha2::compress256` for short inputs was
+//! measured (native, release, SHA-NI): no faster than `Sha256::digest` (67-101 vs 70-93 ns per
+//! 22-byte input, within noise), so it was dropped.
+//!
+//! Many values: [`PendingDigests`] gathers the messages of a batch and hashes them together.
+//! In a WebAssembly build with SIMD128 (`-C target-feature=+simd128`, which `audex plugin new`
+//! sets up) it hashes four messages at once, one per 32-bit lane (WebAssembly has no SHA
+//! instructions: this is the fastest digest a plugin can compute itself); elsewhere it hashes
+//! each message as it comes.
+//!
+//! ```
+//! use audex_plugin_sdk::kernels::digest::{sha256_hex, PendingDigests};
+//!
+//! let mut hex = [0u8; 64];
+//! sha256_hex(b"mary@example.com", &mut hex);
+//! assert_eq!(&hex, b"f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79");
+//!
+//! // A batch: append each message, say which slot its digest goes to, hash at the end.
+//! let mut slots = vec![[0u8; 64]; 2];
+//! let mut pending = PendingDigests::default();
+//! for (slot, message) in ["mary@example.com", "15559876543"].iter().enumerate() {
+//!     let start = pending.buffer().len();
+//!     pending.buffer().extend_from_slice(message.as_bytes());
+//!     pending.push_from(slot, start, &mut slots);
+//! }
+//! pending.hash_into(&mut slots);
+//! assert_eq!(slots[0], hex);
+//! assert_eq!(&slots[1], b"1ef970831d7963307784fa8688e8fce101a15685d62aa765fed23f3a2c576a4e");
+//! ```
 
 use sha2::{Digest, Sha256};
 
@@ -20,44 +47,53 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// Writes the SHA-256 digest of `input` to `out` as 64 lowercase hex digits.
-///
-/// ```
-/// use plugin_facebook::normalize::sha256_hex;
-/// let mut hex = [0u8; 64];
-/// sha256_hex(b"mary@example.com", &mut hex);
-/// assert_eq!(&hex, b"f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79");
-/// ```
+#[inline]
 pub fn sha256_hex(input: &[u8], out: &mut [u8; 64]) {
     hex_encode_32(&Sha256::digest(input).into(), out);
 }
 
-/// Whether kernels gather their messages in [`PendingDigests`] and hash them together at the
-/// end of a batch (the WebAssembly build, four at a time with SIMD128), rather than hash each
-/// one as soon as it is normalized (natively, where `sha2` uses SHA-NI and a second pass over
-/// the messages only costs: measured 12 % slower on the email kernel).
-pub(super) const BATCHED: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+/// Whether [`PendingDigests`] keeps the messages and hashes them together at the end of a
+/// batch (the WebAssembly build with SIMD128, four at a time), rather than hash each one as
+/// soon as it is pushed (natively, where `sha2` uses SHA-NI and a second pass over the
+/// messages only costs: measured 12 % slower on an email kernel).
+pub const BATCHED: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
 /// Messages gathered during one kernel run and hashed together at its end, so that the
-/// WebAssembly build can hash them four at a time ([`super::sha256x4`], SIMD128).
+/// WebAssembly build can hash them four at a time (SIMD128). See the [module
+/// documentation](self) for an example.
+///
+/// Keep one per kernel and reuse it batch after batch: its buffers are kept.
 #[derive(Clone, Default)]
-pub(super) struct PendingDigests {
+pub struct PendingDigests {
     /// The messages, back to back.
-    pub(super) data: Vec<u8>,
+    data: Vec<u8>,
     /// `(slot, start, end)`: `data[start..end]` is hashed into output slot `slot`.
     items: Vec<(usize, usize, usize)>,
 }
 
 impl PendingDigests {
     /// Forgets every message, keeping the allocations.
-    pub(super) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.data.clear();
         self.items.clear();
     }
 
-    /// Takes `data[start..]` as the message whose digest goes to `slots[slot]`: recorded for
-    /// [`hash_into`](Self::hash_into) when [`BATCHED`], else hashed now and dropped.
+    /// The message buffer: append a message to it, then call [`push_from`](Self::push_from)
+    /// with the length it had before. Bytes already pushed must be left alone; a message
+    /// appended and not pushed (say, rejected halfway) must be truncated away.
     #[inline]
-    pub(super) fn push_from(&mut self, slot: usize, start: usize, slots: &mut [[u8; 64]]) {
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+
+    /// Takes `buffer()[start..]` as the message whose digest goes to `slots[slot]`: recorded
+    /// for [`hash_into`](Self::hash_into) when [`BATCHED`], else hashed now and dropped.
+    ///
+    /// # Panics
+    /// If `start` is past the end of the buffer, or (when not [`BATCHED`]) `slot` is out of
+    /// `slots`.
+    #[inline]
+    pub fn push_from(&mut self, slot: usize, start: usize, slots: &mut [[u8; 64]]) {
         if BATCHED {
             self.items.push((slot, start, self.data.len()));
         } else {
@@ -67,7 +103,10 @@ impl PendingDigests {
     }
 
     /// Hashes every recorded message into its slot as lowercase hex.
-    pub(super) fn hash_into(&self, slots: &mut [[u8; 64]]) {
+    ///
+    /// # Panics
+    /// If a recorded slot is out of `slots`.
+    pub fn hash_into(&self, slots: &mut [[u8; 64]]) {
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         self.hash_into_x4(slots);
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -92,27 +131,34 @@ impl PendingDigests {
 }
 
 /// Hex-encodes a 32-byte digest into 64 lowercase hex digits through a lookup table.
-pub(super) fn hex_encode_32(bytes: &[u8; 32], out: &mut [u8; 64]) {
+#[inline]
+pub fn hex_encode_32(bytes: &[u8; 32], out: &mut [u8; 64]) {
     for (pair, &b) in out.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
         *pair = HEX_PAIRS[usize::from(b)];
     }
 }
 
-/// Hex-encodes `bytes` into `out` (lowercase), which must be twice as long.
-pub(super) fn hex_encode(bytes: &[u8], out: &mut [u8]) {
+/// Hex-encodes `bytes` into `out` (lowercase), which must be twice as long (extra bytes of
+/// either are ignored).
+#[inline]
+pub fn hex_encode(bytes: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), bytes.len() * 2);
     for (pair, &b) in out.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
         *pair = HEX_PAIRS[usize::from(b)];
     }
 }
 
-/// Whether `value` (already trimmed) looks like a SHA-256 digest: exactly 64 hex digits, any case.
-pub(super) fn is_digest_shaped(value: &[u8]) -> bool {
+/// Whether `value` (already trimmed) looks like a SHA-256 digest: exactly 64 hex digits, any
+/// case. Destinations that accept pre-hashed identifiers pass such values through (see
+/// [`copy_digest_lowercase`]) rather than hash them twice.
+#[inline]
+pub fn is_digest_shaped(value: &[u8]) -> bool {
     value.len() == 64 && value.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Copies a digest-shaped value (see [`is_digest_shaped`]) into `out`, lower-cased.
-pub(super) fn copy_digest_lowercase(value: &[u8], out: &mut [u8; 64]) {
+#[inline]
+pub fn copy_digest_lowercase(value: &[u8], out: &mut [u8; 64]) {
     for (o, &b) in out.iter_mut().zip(value) {
         *o = b.to_ascii_lowercase();
     }
