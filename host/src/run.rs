@@ -612,6 +612,7 @@ fn run_export(
             })?;
     }
     services.progress = progress_bar(prepared.estimated_rows, options.progress);
+    let announced_rows = prepared.estimated_rows;
     let resume = journal
         .as_mut()
         .map(|sink| std::mem::take(&mut sink.resume))
@@ -639,6 +640,16 @@ fn run_export(
     let flushed = services.transport.finish();
     let record = services.record_mut();
     report.rows_read = record.rows_read;
+    if let Some(announced) = announced_rows
+        && announced > record.rows_read
+    {
+        // CSV estimates count lines; the reader skips blank ones, so a one-column file whose
+        // empty values were written as blank lines would lose rows without a word.
+        report.warnings.push(format!(
+            "the source announced {announced} rows but {} were read: a CSV reader skips blank lines (a one-column file writes an empty value as a blank line; write it as \"\" to keep the row) and a quoted field may span lines",
+            record.rows_read
+        ));
+    }
     let source_error = record.source_error.take();
     let rejects = record.finish();
     *journal = record.journal.take();

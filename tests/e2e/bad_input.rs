@@ -577,3 +577,24 @@ fn yaml_with_wrong_types_is_positioned() {
         "",
     );
 }
+
+/// A one-column CSV writes an empty value as a blank line, which the CSV reader skips: the run
+/// says so instead of losing those rows silently.
+#[test]
+fn blank_csv_lines_are_reported_not_silently_lost() {
+    let dir = audex_tests::tempdir();
+    std::fs::write(
+        dir.path().join("one.csv"),
+        "email\na@example.com\n\nb@example.com\n\n\"\"\n",
+    )
+    .unwrap();
+    let p = pipeline_with(dir.path(), "one.csv", &["email"], "");
+    let (report, _) = succeeds(dir.path(), &p);
+    // Five data lines; the quoted empty value is a row, the two blank lines are not.
+    assert_eq!(report["rows_read"], 3, "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("announced 5 rows but 3 were read") && warnings.contains("blank lines"),
+        "{warnings}"
+    );
+}
