@@ -7,7 +7,9 @@ use std::path::Path;
 /// component, with the component's stem; exports the component's path as `env`.
 fn plugin(package: &str, manifest: &str, env: &str) {
     let wasm = audex_guest_build::build_component(package);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Read at run time: a build script compiled for one checkout may be reused for another.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let source = Path::new(&dir)
         .parent()
         .expect("repository root")
         .join(manifest);

@@ -109,6 +109,13 @@ fn the_built_in_facebook_plugin_passes_against_the_embedded_emulator() {
     );
     let (_, accounting) = line(&report, "accounting");
     assert!(accounting.contains("= 14001"), "{accounting}");
+    // Facebook's plugin saves checkpoints; the last one of each audience covers every row.
+    let (_, checkpoints) = line(&report, "checkpoints");
+    assert!(
+        checkpoints.contains("email: 14001 rows done")
+            && checkpoints.contains("phone: 14001 rows done"),
+        "{checkpoints}"
+    );
 }
 
 #[test]
@@ -153,7 +160,7 @@ fn the_fixture_passes_when_it_behaves() {
             "no PASS line for {name}:\n{table}"
         );
     }
-    assert!(table.ends_with("passed: all 14 checks\n"), "{table}");
+    assert!(table.ends_with("passed: all 15 checks\n"), "{table}");
 
     // The manifest's [check] section picks the `hashed` behaviour.
     let (code, report) = check_json(dir.path(), &[FIXTURE]);
@@ -220,7 +227,7 @@ fn a_failing_check_prints_its_reason_in_the_table() {
         .unwrap_or_else(|| panic!("{table}"));
     assert!(fail.contains("upper-case hex"), "{fail}");
     assert!(
-        table.ends_with("FAILED: 1 failed (hashed-identifiers), 13 passed, 0 skipped\n"),
+        table.ends_with("FAILED: 1 failed (hashed-identifiers), 14 passed, 0 skipped\n"),
         "{table}"
     );
 }
@@ -268,6 +275,23 @@ fn a_forbidden_header_fails_the_header_check() {
         detail.contains("secret `root-password` is not declared"),
         "{detail}"
     );
+}
+
+#[test]
+fn checkpoints_that_do_not_add_up_fail_the_checkpoint_check() {
+    let (code, report) = check_behaviour("bad-checkpoint");
+    assert_eq!(code, CHECK_FAILED);
+    assert_eq!(failed(&report), ["checkpoints"], "{report:#}");
+    let (_, detail) = line(&report, "checkpoints");
+    assert!(
+        detail.contains("`email`: the checkpoint says 0 uploaded + 0 rejected but ")
+            && detail.contains(" rows done"),
+        "{detail}"
+    );
+    // The same uploads without checkpoints are conformant: checkpoints are optional.
+    let (code, report) = check_behaviour("hashed");
+    assert_eq!(code, 0, "{report:#}");
+    assert!(line(&report, "checkpoints").1.starts_with("none saved"));
 }
 
 #[test]

@@ -674,3 +674,40 @@ fn a_partial_export_exits_6_and_the_next_run_finishes_it() {
         assert_eq!(a.uploaded as usize, expected.len(), "{key}");
     }
 }
+
+/// While one process exports a pipeline, a second run of it is refused (it would interleave
+/// batches in the same session); once the first has ended, nothing is left to resume.
+#[test]
+fn a_second_run_of_a_pipeline_being_exported_is_refused() {
+    let emulator = spawn_emulator(Path::new(BIN), &["--latency-ms", "25"]);
+    let dir = audex_tests::tempdir();
+    let state = dir.path().join("state");
+    let seg = write_segment(&dir.path().join("seg.csv"), 60_000);
+    write_pipeline(
+        dir.path(),
+        "p.yaml",
+        &pipeline_yaml("busy", &emulator.url, "email", false),
+    );
+    let first = start_run(dir.path(), &state, &emulator, "out1");
+    // The first run has journaled its attempt once it talks to Facebook.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while request_count(&emulator.url) < 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let second = cli(dir.path(), &state, &emulator, &["-q", "run", "p.yaml"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("is already being exported"), "{stderr}");
+
+    let output = first.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: RunReport =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out1/report.json")).unwrap())
+            .unwrap();
+    assert_audience(&emulator, &report, "email", &seg.emails);
+}

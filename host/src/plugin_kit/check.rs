@@ -25,6 +25,7 @@ use crate::http::live::{HttpPolicy, LiveTransport};
 use crate::http::{
     HttpResponse, MediationError, Mediator, PreparedRequest, Transport, TransportError,
 };
+use crate::plugin::bindings::audex::destination::run::Checkpoint;
 use crate::plugin::bindings::exports::audex::destination::destination as wit;
 use crate::plugin::imports::Services;
 use crate::plugin::manifest::{CannedResponse, CheckSection, supported_wit_range};
@@ -53,6 +54,7 @@ pub const CHECKS: &[&str] = &[
     "declared-secrets",
     "batch-size",
     "accounting",
+    "checkpoints",
 ];
 
 /// The pipeline name the check exports under.
@@ -725,7 +727,7 @@ pub fn check_plugin(runtime: &Runtime, options: &CheckOptions) -> Result<CheckRe
         Some(plan) => {
             let outcome = export(&mut env, &plugin, plan, &settings, &fixture)?;
             match &outcome {
-                Ok((report, _)) => match report.audiences.iter().find(|a| a.error.is_some()) {
+                Ok((report, _, _)) => match report.audiences.iter().find(|a| a.error.is_some()) {
                     Some(a) => r.fail(
                         "export-segment",
                         format!(
@@ -756,10 +758,11 @@ pub fn check_plugin(runtime: &Runtime, options: &CheckOptions) -> Result<CheckRe
     let scan = scan::scan(&requests, &fixture);
     verify_requests(&mut r, &scan, &env, &fixture, requests.len());
     match (&plan, &exported) {
-        (Some(plan), Some((report, rows_read))) => {
+        (Some(plan), Some((report, rows_read, checkpoints))) => {
             verify_digests_present(&mut r, &scan, plan);
             verify_batch_size(&mut r, &scan, &manifest);
             verify_accounting(&mut r, plan, report, *rows_read, rows);
+            verify_checkpoints(&mut r, report, checkpoints, rows);
         }
         _ => {
             let why = if plan.is_none() {
@@ -780,6 +783,7 @@ pub fn check_plugin(runtime: &Runtime, options: &CheckOptions) -> Result<CheckRe
                 _ => r.skip("batch-size", format!("not run: {why}")),
             }
             r.skip("accounting", format!("not run: {why}"));
+            r.skip("checkpoints", format!("not run: {why}"));
         }
     }
     Ok(r.finish("an earlier step failed"))
@@ -793,7 +797,7 @@ fn export(
     plan: &wit::Plan,
     settings: &str,
     fixture: &Fixture,
-) -> Result<Result<(wit::ExportReport, u64), String>, CheckError> {
+) -> Result<Result<(wit::ExportReport, u64, Vec<Checkpoint>), String>, CheckError> {
     let dir = tempfile::tempdir().map_err(|e| CheckError::Internal(e.to_string()))?;
     let path = dir.path().join("fixture.parquet");
     fixture.write_parquet(&path).map_err(CheckError::Internal)?;
@@ -823,7 +827,9 @@ fn export(
     };
     Ok(env.call(plugin, |i| {
         let report = i.export_segment(&request, inputs)?;
-        Ok((report, i.services_mut().record_mut().rows_read))
+        let record = i.services_mut().record_mut();
+        let checkpoints = record.checkpoints.values().cloned().collect();
+        Ok((report, record.rows_read, checkpoints))
     }))
 }
 
@@ -962,6 +968,64 @@ fn verify_batch_size(r: &mut Results, scan: &Scan, manifest: &Manifest) {
             format!("at most {n} rows a request ({label}); the manifest declares no limits.max_batch_rows"),
         ),
         (None, _) => r.pass("batch-size", "no request carried fixture rows"),
+    }
+}
+
+/// The last checkpoint of each audience (checkpoints are optional: without them an interrupted
+/// run starts over) must name an audience of the report with its id, cover no more rows than
+/// the segment has, and add up: `uploaded` plus its rejected counts is `rows-done`, and no more
+/// is uploaded than the report says.
+fn verify_checkpoints(
+    r: &mut Results,
+    report: &wit::ExportReport,
+    checkpoints: &[Checkpoint],
+    rows: u64,
+) {
+    if checkpoints.is_empty() {
+        r.pass(
+            "checkpoints",
+            "none saved: an interrupted run of this plugin starts over",
+        );
+        return;
+    }
+    let mut problems = Vec::new();
+    let mut lines = Vec::new();
+    for c in checkpoints {
+        let key = &c.audience_key;
+        let Some(a) = report.audiences.iter().find(|a| &a.audience_key == key) else {
+            problems.push(format!(
+                "a checkpoint names audience `{key}`, which the report lacks"
+            ));
+            continue;
+        };
+        let rejected: u64 = c.rejected.iter().map(|n| n.count).sum();
+        if c.audience_id != a.audience_id {
+            problems.push(format!(
+                "`{key}`: the checkpoint names audience id {} but the report {}",
+                c.audience_id, a.audience_id
+            ));
+        }
+        if c.uploaded + rejected != c.rows_done {
+            problems.push(format!(
+                "`{key}`: the checkpoint says {} uploaded + {rejected} rejected but {} rows done",
+                c.uploaded, c.rows_done
+            ));
+        }
+        if c.rows_done > rows || c.uploaded > a.uploaded {
+            problems.push(format!(
+                "`{key}`: the checkpoint claims {} rows done and {} uploaded; the segment has {rows} rows and the report {} uploaded",
+                c.rows_done, c.uploaded, a.uploaded
+            ));
+        }
+        lines.push(format!(
+            "{key}: {} rows done ({} uploaded + {rejected} rejected)",
+            c.rows_done, c.uploaded
+        ));
+    }
+    if problems.is_empty() {
+        r.pass("checkpoints", lines.join("; "));
+    } else {
+        r.fail("checkpoints", problems.join("; "));
     }
 }
 
