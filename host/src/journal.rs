@@ -348,10 +348,13 @@ impl Journal {
     ) -> Result<Attempt, JournalError> {
         let started_at =
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        let tx = self.conn.transaction().map_err(|e| JournalError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        // The transaction borrows the connection, so errors are wrapped without `self`.
+        let path = self.path.clone();
+        let wrap = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
         let number = resumes.map_or(1, |r| r.attempt + 1);
         tx.execute(
             "INSERT INTO attempts (logical_run, attempt, pipeline, pipeline_file, ad_account,
@@ -369,24 +372,15 @@ impl Journal {
                 started_at,
             ],
         )
-        .map_err(|e| JournalError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        .map_err(wrap)?;
         let id = tx.last_insert_rowid();
         let logical_run = resumes.map_or(id, |r| r.logical_run);
         tx.execute(
             "UPDATE attempts SET logical_run = ?1 WHERE id = ?2",
             params![logical_run, id],
         )
-        .map_err(|e| JournalError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        tx.commit().map_err(|e| JournalError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
         Ok(Attempt {
             id,
             logical_run,

@@ -280,14 +280,7 @@ fn madid(rng: &mut StdRng, invalid: f64) -> Option<String> {
     }
     let bytes: [u8; 16] = rng.random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let uuid = format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    );
+    let uuid = plugin_facebook::normalize::vocabulary::uuid_v4_from_hex(&hex);
     Some(if rng.random_bool(0.5) {
         uuid.to_uppercase()
     } else {

@@ -372,14 +372,7 @@ impl Fixture {
             return Some(bad.to_owned());
         }
         let hex = format!("{:016x}{:016x}", rng.next(), rng.next());
-        let normalized = format!(
-            "{}-{}-4{}-a{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[13..16],
-            &hex[17..20],
-            &hex[20..32]
-        );
+        let normalized = plugin_facebook::normalize::vocabulary::uuid_v4_from_hex(&hex);
         let given = if rng.below(2) == 0 {
             normalized.to_uppercase()
         } else {

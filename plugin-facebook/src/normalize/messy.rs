@@ -214,14 +214,7 @@ pub fn madid(rng: &mut Rng, invalid: f64) -> Option<String> {
         return Some("00000000-0000-0000-0000-000000000000".to_owned());
     }
     let hex = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-    let uuid = format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    );
+    let uuid = super::vocabulary::uuid_v4_from_hex(&hex);
     Some(if rng.chance(0.5) {
         uuid.to_uppercase()
     } else {

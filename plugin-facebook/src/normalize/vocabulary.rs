@@ -48,3 +48,16 @@ pub const JUNK_MADIDS: &[&str] = &[
     "12345",
     "g6d92078a-8246-4ba4-ae5b-76104861e7dc",
 ];
+
+/// A version-4 advertising id in its 8-4-4-4-12 text form, made from 32 random lowercase hex
+/// digits (the version and variant digits are set; two of the 32 are not used).
+pub fn uuid_v4_from_hex(hex: &str) -> String {
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
