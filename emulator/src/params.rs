@@ -5,6 +5,7 @@
 //! read with [`Params::json`] may be a JSON value or a string holding JSON. Body fields override
 //! query fields of the same name.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::body::{Body, to_bytes};
@@ -109,14 +110,17 @@ impl Params {
             .ok_or_else(|| GraphError::missing_param(name))
     }
 
-    /// A structured parameter: a JSON value, or a string that holds JSON.
-    pub(crate) fn json(&self, name: &str) -> GraphResult<Option<Value>> {
+    /// A structured parameter: a JSON value (borrowed, never copied: an upload's `payload` is
+    /// 10,000 rows), or a string that holds JSON.
+    pub(crate) fn json(&self, name: &str) -> GraphResult<Option<Cow<'_, Value>>> {
         match self.values.get(name) {
             None => Ok(None),
-            Some(Value::String(s)) => serde_json::from_str(s).map(Some).map_err(|_| {
-                GraphError::invalid_param(format!("Param {name} must be a JSON object"))
-            }),
-            Some(v) => Ok(Some(v.clone())),
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .map(|v| Some(Cow::Owned(v)))
+                .map_err(|_| {
+                    GraphError::invalid_param(format!("Param {name} must be a JSON object"))
+                }),
+            Some(v) => Ok(Some(Cow::Borrowed(v))),
         }
     }
 

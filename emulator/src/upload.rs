@@ -1,11 +1,13 @@
 //! Validation of the `payload` of `/users` and `/usersreplace` requests, and the member key of
 //! each valid row (the rules are listed under "Uploads" in the crate docs).
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
 use crate::graph_error::{GraphError, GraphResult};
+use crate::state::members::FastState;
 
 /// Most rows Facebook accepts in one request.
 pub(crate) const MAX_ROWS: usize = 10_000;
@@ -18,6 +20,32 @@ const SINGLE_KEYS: [&str; 4] = [
     "PHONE_SHA256",
     "MOBILE_ADVERTISER_ID",
     "EXTERN_ID",
+];
+
+/// Every key name a schema may use, single-key names first. A [`KeyId`] is an index here.
+const KEY_NAMES: [&str; 22] = [
+    "EMAIL_SHA256",
+    "PHONE_SHA256",
+    "MOBILE_ADVERTISER_ID",
+    "EXTERN_ID",
+    "EMAIL",
+    "PHONE",
+    "GEN",
+    "DOBY",
+    "DOBM",
+    "DOBD",
+    "LN",
+    "FN",
+    "FI",
+    "CT",
+    "ST",
+    "ZIP",
+    "COUNTRY",
+    "MADID",
+    "DATA_PROCESSING_OPTIONS",
+    "DATA_PROCESSING_OPTIONS_COUNTRY",
+    "DATA_PROCESSING_OPTIONS_STATE",
+    "LOOKALIKE_VALUE",
 ];
 
 /// How the cells of one key are validated.
@@ -45,6 +73,30 @@ fn key_kind(name: &str) -> Option<KeyKind> {
         | "LOOKALIKE_VALUE" => KeyKind::Meta,
         _ => return None,
     })
+}
+
+/// A key name of a schema, as a small index (cells and stored members carry it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct KeyId(u8);
+
+impl KeyId {
+    /// The id of a known key name.
+    fn of(name: &str) -> Option<Self> {
+        KEY_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| u8::try_from(i).ok())
+            .map(Self)
+    }
+
+    /// The key name.
+    pub(crate) fn name(self) -> &'static str {
+        KEY_NAMES[usize::from(self.0)]
+    }
+
+    fn kind(self) -> KeyKind {
+        key_kind(self.name()).unwrap_or(KeyKind::Meta)
+    }
 }
 
 /// The `schema` of a payload.
@@ -82,13 +134,54 @@ impl Schema {
     }
 }
 
+/// The member key of a valid row (see the module docs), stored compactly: a key that is exactly
+/// 64 lowercase hex digits (a single-key digest) is kept as its 32 bytes, anything else as text.
+/// Each string has exactly one representation, so equality is the equality of the strings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum MemberKey {
+    /// The 32 bytes of a lowercase-hex SHA-256 digest.
+    Digest([u8; 32]),
+    /// Any other key.
+    Text(Box<str>),
+}
+
+impl MemberKey {
+    /// The key for `text`.
+    pub(crate) fn new(text: &str) -> Self {
+        match decode_lower_hex(text) {
+            Some(d) => Self::Digest(d),
+            None => Self::Text(text.into()),
+        }
+    }
+}
+
+/// The key as the text it stands for.
+impl std::fmt::Display for MemberKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Digest(d) => f.write_str(&hex_lower(d)),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// Which identifier cells a member holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cells {
+    /// A single-key row: the member key itself is the value of this key.
+    Single(KeyId),
+    /// A multi-key row: each non-empty identifier cell, as its key and the byte range of its
+    /// value inside the member key text (`KEY=value|KEY=value`).
+    Multi(Box<[(KeyId, std::ops::Range<u32>)]>),
+}
+
 /// One valid row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
     /// The member key (see the module docs).
-    pub(crate) key: String,
-    /// The identifier cells, as `(key name, value)`.
-    pub(crate) cells: Vec<(String, String)>,
+    pub(crate) key: MemberKey,
+    /// The identifier cells.
+    pub(crate) cells: Cells,
 }
 
 /// A validated payload.
@@ -107,12 +200,13 @@ pub(crate) struct Payload {
 }
 
 impl Payload {
-    /// The distinct member keys of this payload, in first-seen order.
+    /// The distinct members of this payload, in first-seen order.
     pub(crate) fn distinct(&self) -> Vec<&Member> {
-        let mut seen = BTreeSet::new();
+        let mut seen: HashSet<&MemberKey, FastState> =
+            HashSet::with_capacity_and_hasher(self.members.len(), FastState::default());
         self.members
             .iter()
-            .filter(|m| seen.insert(m.key.as_str()))
+            .filter(|m| seen.insert(&m.key))
             .collect()
     }
 }
@@ -139,22 +233,29 @@ pub(crate) fn parse_payload(payload: &Value) -> GraphResult<Payload> {
             data.len()
         )));
     }
-    let keys = schema.keys();
+    // `parse_schema` accepted only known names.
+    let keys: Vec<KeyId> = schema.keys().into_iter().filter_map(KeyId::of).collect();
+    let single = matches!(schema, Schema::Single(_));
     let mut out = Payload {
-        schema: schema.clone(),
+        schema,
         members: Vec::with_capacity(data.len()),
         received: data.len(),
         invalid: 0,
         samples: Map::new(),
     };
     for (i, row) in data.iter().enumerate() {
-        let cells = row_cells(&schema, row).ok_or_else(|| {
+        let cells = row_cells(single, keys.len(), row).ok_or_else(|| {
             GraphError::invalid_param(format!(
                 "payload.data row {i} must have exactly {} value(s), one per key of payload.schema",
                 keys.len()
             ))
         })?;
-        match member(&keys, &cells, matches!(schema, Schema::Single(_))) {
+        let member = if single {
+            single_member(keys[0], &cells[0])
+        } else {
+            multi_member(&keys, cells)
+        };
+        match member {
             Ok(m) => out.members.push(m),
             Err((sample, reason)) => {
                 out.invalid += 1;
@@ -207,75 +308,195 @@ fn parse_schema(v: &Value) -> GraphResult<Schema> {
     }
 }
 
-/// The cells of one row, or `None` when the row does not fit the schema.
-fn row_cells<'a>(schema: &Schema, row: &'a Value) -> Option<Vec<&'a Value>> {
-    match (schema, row) {
-        (Schema::Single(_), Value::Array(cells)) if cells.len() == 1 => Some(vec![&cells[0]]),
-        (Schema::Single(_), Value::Array(_)) => None,
-        (Schema::Single(_), v) => Some(vec![v]),
-        (Schema::Multi(keys), Value::Array(cells)) if cells.len() == keys.len() => {
-            Some(cells.iter().collect())
-        }
-        (Schema::Multi(_), _) => None,
+/// The cells of one row, or `None` when the row does not fit the schema (`width` keys).
+fn row_cells(single: bool, width: usize, row: &Value) -> Option<&[Value]> {
+    match row {
+        Value::Array(cells) if cells.len() == width => Some(cells),
+        Value::Array(_) => None,
+        v if single => Some(std::slice::from_ref(v)),
+        _ => None,
     }
 }
 
-/// The member for one row, or `(sample, reason)` for an invalid entry.
-fn member(keys: &[&str], cells: &[&Value], single: bool) -> Result<Member, (String, String)> {
-    let mut out = Vec::with_capacity(keys.len());
-    for (&key, &cell) in keys.iter().zip(cells) {
-        let kind = key_kind(key).unwrap_or(KeyKind::Meta);
+/// An invalid entry: `(sample, reason)`.
+type Invalid = (String, String);
+
+/// The text of one cell (numbers formatted, `null` empty), or the invalid entry it makes.
+fn cell_text(key: KeyId, cell: &Value) -> Result<Cow<'_, str>, Invalid> {
+    match cell {
+        Value::String(s) => Ok(Cow::Borrowed(s)),
+        Value::Number(n) => Ok(Cow::Owned(n.to_string())),
+        Value::Null => Ok(Cow::Borrowed("")),
+        other => Err((other.to_string(), format!("{}: not a string", key.name()))),
+    }
+}
+
+/// Checks a non-empty identifier cell; returns it as stored (hex and UUIDs lower-cased).
+fn checked(key: KeyId, kind: KeyKind, text: Cow<'_, str>) -> Result<Cow<'_, str>, Invalid> {
+    match kind {
+        KeyKind::Hashed if is_sha256_hex(&text) => Ok(lowercased(text)),
+        KeyKind::Hashed => Err((
+            text.into_owned(),
+            format!("{}: not a SHA-256 hex digest", key.name()),
+        )),
+        KeyKind::Madid if is_uuid(&text) => Ok(lowercased(text)),
+        KeyKind::Madid => Err((
+            text.into_owned(),
+            format!("{}: not a mobile advertiser id (UUID)", key.name()),
+        )),
+        KeyKind::Verbatim | KeyKind::Meta => Ok(text),
+    }
+}
+
+/// ASCII-lower-cased, borrowing when already lower-case.
+fn lowercased(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        text
+    }
+}
+
+/// The "no identifier in the row" invalid entry.
+fn no_identifier(cells: &[Value]) -> Invalid {
+    let row = Value::Array(cells.to_vec());
+    (row.to_string(), "no identifier in the row".to_owned())
+}
+
+/// The member of a single-key row.
+fn single_member(key: KeyId, cell: &Value) -> Result<Member, Invalid> {
+    let kind = key.kind();
+    // The common case, a digest: validated, lower-cased and stored in one pass.
+    if kind == KeyKind::Hashed
+        && let Value::String(s) = cell
+        && let Some(digest) = decode_hex(s, &ANY_CASE_HEX)
+    {
+        return Ok(Member {
+            key: MemberKey::Digest(digest),
+            cells: Cells::Single(key),
+        });
+    }
+    let text = cell_text(key, cell)?;
+    if kind == KeyKind::Meta || text.is_empty() {
+        return Err(no_identifier(std::slice::from_ref(cell)));
+    }
+    let value = checked(key, kind, text)?;
+    Ok(Member {
+        key: MemberKey::new(&value),
+        cells: Cells::Single(key),
+    })
+}
+
+/// The member of a multi-key row: its non-empty identifier cells in schema order, as
+/// `KEY=value` joined with `|`.
+fn multi_member(keys: &[KeyId], cells: &[Value]) -> Result<Member, Invalid> {
+    let mut text = String::new();
+    let mut spans = Vec::with_capacity(keys.len());
+    for (&key, cell) in keys.iter().zip(cells) {
+        let kind = key.kind();
         if kind == KeyKind::Meta {
             continue;
         }
-        let text = match cell {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Null => String::new(),
-            other => return Err((other.to_string(), format!("{key}: not a string"))),
-        };
-        if text.is_empty() {
+        let value = cell_text(key, cell)?;
+        if value.is_empty() {
             continue;
         }
-        let value = match kind {
-            KeyKind::Hashed if is_sha256_hex(&text) => text.to_ascii_lowercase(),
-            KeyKind::Hashed => {
-                return Err((text, format!("{key}: not a SHA-256 hex digest")));
-            }
-            KeyKind::Madid if is_uuid(&text) => text.to_ascii_lowercase(),
-            KeyKind::Madid => {
-                return Err((text, format!("{key}: not a mobile advertiser id (UUID)")));
-            }
-            _ => text,
-        };
-        out.push((key.to_owned(), value));
+        let value = checked(key, kind, value)?;
+        if !text.is_empty() {
+            text.push('|');
+        }
+        text.push_str(key.name());
+        text.push('=');
+        let start = text.len();
+        text.push_str(&value);
+        spans.push((key, span(start, text.len())));
     }
-    if out.is_empty() {
-        let row = Value::Array(cells.iter().map(|&c| c.clone()).collect());
-        return Err((row.to_string(), "no identifier in the row".to_owned()));
+    if spans.is_empty() {
+        return Err(no_identifier(cells));
     }
-    let key = if single {
-        out[0].1.clone()
-    } else {
-        out.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("|")
-    };
-    Ok(Member { key, cells: out })
+    Ok(Member {
+        key: MemberKey::Text(text.into_boxed_str()),
+        cells: Cells::Multi(spans.into_boxed_slice()),
+    })
+}
+
+/// A byte range as stored in [`Cells::Multi`] (request bodies are far below 4 GiB).
+fn span(start: usize, end: usize) -> std::ops::Range<u32> {
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    at(start)..at(end)
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    decode_hex(s, &ANY_CASE_HEX).is_some()
 }
 
 fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Marks a byte that is not a hex digit in the tables below.
+const NOT_HEX: u8 = 0x10;
+
+/// Nibble values of `0-9`, `a-f` and `A-F`; [`NOT_HEX`] for anything else.
+const ANY_CASE_HEX: [u8; 256] = hex_table(true);
+/// Nibble values of `0-9` and `a-f`; [`NOT_HEX`] for anything else.
+const LOWER_HEX: [u8; 256] = hex_table(false);
+
+const fn hex_table(upper: bool) -> [u8; 256] {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        if upper {
+            t[b'A' as usize + i] = 10 + i as u8;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The 32 bytes of exactly 64 hex digits as `table` reads them. Every digit is looked up and
+/// the result checked once at the end: random digests would mispredict a branch per digit.
+fn decode_hex(s: &str, table: &[u8; 256]) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0_u8; 32];
+    let mut seen = 0_u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let hi = table[usize::from(pair[0])];
+        let lo = table[usize::from(pair[1])];
+        seen |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (seen & NOT_HEX == 0).then_some(out)
+}
+
+/// The 32 bytes of exactly 64 lowercase hex digits.
+fn decode_lower_hex(s: &str) -> Option<[u8; 32]> {
+    decode_hex(s, &LOWER_HEX)
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -292,15 +513,15 @@ mod tests {
             .expect("valid payload");
         assert_eq!(p.received, 3);
         assert_eq!(p.invalid, 1);
-        assert_eq!(p.members[0].key, h('a'));
-        assert_eq!(p.members[1].key, h('b'));
+        assert_eq!(p.members[0].key.to_string(), h('a'));
+        assert_eq!(p.members[1].key.to_string(), h('b'));
         assert!(p.samples.contains_key("zz"));
     }
 
     #[test]
     fn uppercase_hex_is_accepted_and_lowered() {
         let p = parse_payload(&json!({"schema": "PHONE_SHA256", "data": [h('A')]})).expect("ok");
-        assert_eq!(p.members[0].key, h('a'));
+        assert_eq!(p.members[0].key.to_string(), h('a'));
     }
 
     #[test]
@@ -316,16 +537,16 @@ mod tests {
         }))
         .expect("valid payload");
         assert_eq!(
-            p.members[0].key,
+            p.members[0].key.to_string(),
             format!(
                 "EMAIL={}|PHONE={}|MADID=aece52e7-03ee-455a-b3c4-e57283966239",
                 h('1'),
                 h('2')
             )
         );
-        assert_eq!(p.members[1].key, format!("PHONE={}", h('3')));
+        assert_eq!(p.members[1].key.to_string(), format!("PHONE={}", h('3')));
         let e = parse_payload(&json!({"schema": ["EXTERN_ID"], "data": [["c-1"]]})).expect("ok");
-        assert_eq!(e.members[0].key, "EXTERN_ID=c-1");
+        assert_eq!(e.members[0].key.to_string(), "EXTERN_ID=c-1");
         assert_eq!(p.invalid, 2);
         assert_eq!(p.samples.len(), 2);
     }
@@ -349,7 +570,7 @@ mod tests {
     fn distinct_keeps_first_occurrence() {
         let p =
             parse_payload(&json!({"schema": "EXTERN_ID", "data": ["x", "y", "x"]})).expect("valid");
-        let keys: Vec<&str> = p.distinct().iter().map(|m| m.key.as_str()).collect();
+        let keys: Vec<String> = p.distinct().iter().map(|m| m.key.to_string()).collect();
         assert_eq!(keys, ["x", "y"]);
     }
 }

@@ -208,8 +208,12 @@ pub struct BenchReport {
     pub machine: Machine,
     /// Per identifier field.
     pub fields: Vec<FieldFigures>,
-    /// Native SHA-256 + hex of the normalized emails, digests per second (SHA-NI if present).
+    /// Native SHA-256 + hex of the normalized emails, digests per second (SHA-NI if present):
+    /// `sha2`, one message at a time, the baseline of issue 7's e-mail target.
     pub native_sha256_per_s: f64,
+    /// The same digests by the host's `digest.sha256` import (two messages at a time through
+    /// SHA-NI, [`crate::plugin::digest`]) plus hex encoding: what the plugin's digests cost.
+    pub host_digest_sha256_per_s: f64,
     /// The end-to-end dry run of the three identifier columns.
     pub end_to_end: EndToEnd,
     /// Meta's Python SDK on the same emails, rows/s; `None` when it could not run.
@@ -414,6 +418,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let mut native: Vec<Vec<f64>> = vec![Vec::new(); CASES.len()];
     let mut accepted = vec![(0u64, 0u64); CASES.len()];
     let mut sha = Vec::new();
+    let mut host_sha = Vec::new();
     let mut e2e_rates = Vec::new();
     let mut peak_rss: Option<u64> = None;
 
@@ -455,6 +460,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             accepted[i].1 = ok;
             if case.field == "email" {
                 sha.push(native_digests(&batches));
+                host_sha.push(host_digests(&batches));
             }
         }
     }
@@ -486,6 +492,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         1.0 / (1.0 / rate("email") + 1.0 / rate("phone_row_country") + 1.0 / rate("madid"));
     let e2e_rate = median(&e2e_rates);
     let native_sha256_per_s = median(&sha);
+    let host_digest_sha256_per_s = median(&host_sha);
 
     let (sdk, sdk_note) = if args.no_sdk {
         (None, Some("skipped (--no-sdk)".to_owned()))
@@ -540,6 +547,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         machine: Machine::probe(),
         fields,
         native_sha256_per_s,
+        host_digest_sha256_per_s,
         end_to_end: EndToEnd {
             rows_per_s: e2e_rate,
             plugin_combined_rows_per_s: combined,
@@ -821,9 +829,9 @@ fn native_kernel(case: &Case, batches: &[RecordBatch]) -> Result<(f64, u64), Ben
     Ok((seconds.max(1e-9), accepted))
 }
 
-/// Native SHA-256 + hex digests per second over the normalized (trimmed, lower-cased) emails.
-fn native_digests(batches: &[RecordBatch]) -> f64 {
-    let inputs: Vec<Vec<u8>> = batches
+/// The normalized (trimmed, lower-cased, non-empty) emails of the batches.
+fn normalized_emails(batches: &[RecordBatch]) -> Vec<Vec<u8>> {
+    batches
         .iter()
         .filter_map(|b| b.column_by_name("email_address"))
         .flat_map(|c| {
@@ -835,12 +843,48 @@ fn native_digests(batches: &[RecordBatch]) -> f64 {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
         })
-        .collect();
+        .collect()
+}
+
+/// Native SHA-256 + hex digests per second over the normalized emails, `sha2` one at a time.
+fn native_digests(batches: &[RecordBatch]) -> f64 {
+    let inputs = normalized_emails(batches);
     let mut hex = [0u8; 64];
     let started = Instant::now();
     for input in &inputs {
         sha256_hex(std::hint::black_box(input), &mut hex);
         std::hint::black_box(&hex);
+    }
+    inputs.len() as f64 / started.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// The same digests per second through the host's `digest.sha256` (as the plugin calls it:
+/// one call per batch of messages back to back), hex encoding included.
+fn host_digests(batches: &[RecordBatch]) -> f64 {
+    let inputs = normalized_emails(batches);
+    let calls: Vec<(Vec<u8>, Vec<u32>)> = inputs
+        .chunks(BATCH_ROWS)
+        .map(|chunk| {
+            let mut messages = Vec::new();
+            let mut ends = Vec::with_capacity(chunk.len());
+            for input in chunk {
+                messages.extend_from_slice(input);
+                ends.push(u32::try_from(messages.len()).unwrap_or(u32::MAX));
+            }
+            (messages, ends)
+        })
+        .collect();
+    let mut hex = [0u8; 64];
+    let started = Instant::now();
+    for (messages, ends) in &calls {
+        let Ok(digests) = crate::plugin::digest::sha256_many(std::hint::black_box(messages), ends)
+        else {
+            return 0.0;
+        };
+        for digest in digests.as_chunks::<32>().0 {
+            audex_plugin_sdk::kernels::digest::hex_encode_32(digest, &mut hex);
+            std::hint::black_box(&hex);
+        }
     }
     inputs.len() as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
@@ -1047,6 +1091,14 @@ fn render(r: &BenchReport) -> String {
         "",
         "",
         grouped(r.native_sha256_per_s)
+    );
+    let _ = writeln!(
+        s,
+        "{:<30} {:>16} {:>16} {:>16}",
+        "  by the host's digest import",
+        "",
+        "",
+        grouped(r.host_digest_sha256_per_s)
     );
     let e = &r.end_to_end;
     let _ = writeln!(

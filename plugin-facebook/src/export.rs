@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
 use audex_plugin_sdk::types::{
     AudienceReport, ExportReport, ExportRequest, Lookalike, PluginError, ReasonCount,
 };
@@ -87,24 +86,20 @@ pub fn export<H: Host, S: SegmentReader>(
     let mut kernels = Kernels::new(&settings);
     let mut rejections = Vec::new();
     while let Some(batch) = segment.next_batch().map_err(PluginError::Host)? {
-        let records = decode(&batch.ipc)?;
-        if records.num_rows() != batch.num_rows as usize {
+        let (first_row, num_rows) = (batch.first_row, batch.num_rows);
+        // Without copying: the arrays point into the bytes the host handed over.
+        let records = batch
+            .into_record_batch()
+            .map_err(|e| PluginError::Host(format!("corrupt Arrow IPC batch: {e}")))?;
+        if records.num_rows() != num_rows as usize {
             return Err(PluginError::Host(format!(
-                "batch at row {} announced {} rows but holds {}",
-                batch.first_row,
-                batch.num_rows,
+                "batch at row {first_row} announced {num_rows} rows but holds {}",
                 records.num_rows()
             )));
         }
         kernels.run(&records)?;
         for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
-            let outcome = sink.consume(
-                &client,
-                &kernels,
-                batch.first_row,
-                estimated,
-                &mut rejections,
-            );
+            let outcome = sink.consume(&client, &kernels, first_row, estimated, &mut rejections);
             sink.absorb(host, outcome)?;
         }
         all_failed(&sinks)?;
@@ -177,22 +172,6 @@ fn preflight_account<H: Host>(
         )));
     }
     Ok(())
-}
-
-fn decode(ipc: &[u8]) -> Result<RecordBatch, PluginError> {
-    let reader = StreamReader::try_new(ipc, None)
-        .map_err(|e| PluginError::Host(format!("batch is not an Arrow IPC stream: {e}")))?;
-    let mut batches = Vec::with_capacity(1);
-    for batch in reader {
-        batches
-            .push(batch.map_err(|e| PluginError::Host(format!("corrupt Arrow IPC batch: {e}")))?);
-    }
-    match batches.len() {
-        1 => Ok(batches.remove(0)),
-        n => Err(PluginError::Host(format!(
-            "expected one record batch per segment batch, got {n}"
-        ))),
-    }
 }
 
 /// The normalized columns of the current batch, one per exported field, reused across
@@ -502,28 +481,33 @@ impl AudienceSink {
             .skip_rows_below
             .saturating_sub(first_row)
             .min(rows as u64) as usize;
-        for row in start..rows {
-            let position = first_row + row as u64;
-            if let [(field, column)] = columns.as_slice() {
-                match column.get(row) {
+        if let [(field, column)] = columns.as_slice() {
+            // One identifier per row (the classic export): the loop that carries most rows.
+            for row in start..rows {
+                let position = first_row + row as u64;
+                match column.get_bytes(row) {
                     Ok(value) => {
                         self.make_room(client, estimated, position)?;
                         self.chunk.push_single(value);
                     }
                     Err(reason) => self.reject(*field, reason, position, rejections),
                 }
+                self.rows_done = position + 1;
+            }
+            return Ok(());
+        }
+        for row in start..rows {
+            let position = first_row + row as u64;
+            let usable = columns.iter().any(|(_, c)| c.reason(row).is_none());
+            if usable {
+                self.make_room(client, estimated, position)?;
+                self.chunk
+                    .push_multi(columns.iter().map(|(_, c)| c.get_bytes(row).ok()));
             } else {
-                let usable = columns.iter().any(|(_, c)| c.get(row).is_ok());
-                if usable {
-                    self.make_room(client, estimated, position)?;
-                    self.chunk
-                        .push_multi(columns.iter().map(|(_, c)| c.get(row).ok()));
-                } else {
-                    count_reason(&mut self.rejected, NO_VALID_IDENTIFIER);
-                    for (field, column) in &columns {
-                        if let Err(reason) = column.get(row) {
-                            rejections.push(rejection(*field, reason, position));
-                        }
+                count_reason(&mut self.rejected, NO_VALID_IDENTIFIER);
+                for (field, column) in &columns {
+                    if let Err(reason) = column.get(row) {
+                        rejections.push(rejection(*field, reason, position));
                     }
                 }
             }

@@ -7,7 +7,7 @@
 
 wit_bindgen::generate!({
     world: "destination-plugin",
-    path: "../wit/0.1.0",
+    path: "../wit/0.1.1",
     // The export macro is used from the plugin's crate, through `export_plugin!`; with a public
     // macro, wit-bindgen emits the custom section describing the whole world there too.
     pub_export_macro: true,

@@ -114,12 +114,27 @@ impl Batch {
     /// Decodes the batch's Arrow IPC stream into a record batch (the columns are the plan's
     /// fields present in the mapping, named after them).
     pub fn to_record_batch(&self) -> Result<RecordBatch, ArrowError> {
-        let mut reader = arrow_ipc::reader::StreamReader::try_new(self.ipc.as_slice(), None)?;
-        match reader.next() {
-            Some(batch) => batch,
-            None => Err(ArrowError::IpcError(
-                "the batch's IPC stream holds no record batch".to_owned(),
-            )),
+        self.clone().into_record_batch()
+    }
+
+    /// Like [`to_record_batch`](Self::to_record_batch), without copying: the arrays point
+    /// into the batch's IPC bytes. The stream must hold exactly one record batch.
+    pub fn into_record_batch(self) -> Result<RecordBatch, ArrowError> {
+        let mut buffer = arrow_buffer::Buffer::from_vec(self.ipc);
+        let mut decoder = arrow_ipc::reader::StreamDecoder::new();
+        let mut batches = Vec::with_capacity(1);
+        while !buffer.is_empty() {
+            if let Some(batch) = decoder.decode(&mut buffer)? {
+                batches.push(batch);
+            }
+        }
+        decoder.finish()?;
+        match <[RecordBatch; 1]>::try_from(batches) {
+            Ok([batch]) => Ok(batch),
+            Err(batches) => Err(ArrowError::IpcError(format!(
+                "the batch's IPC stream holds {} record batches, not one",
+                batches.len()
+            ))),
         }
     }
 }

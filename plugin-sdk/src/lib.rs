@@ -94,7 +94,7 @@ pub use serde_json;
 
 /// The version of the `audex:destination` WIT package this SDK is built on: the `wit` a
 /// plugin's manifest names.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 use types::{Account, ConnectionInfo, ExportReport, ExportRequest, Plan, PluginError};
 

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn wit_version_is_the_packages() {
-        let wit = include_str!("../../wit/0.1.0/destination.wit");
+        let wit = include_str!("../../wit/0.1.1/destination.wit");
         let declared = wit
             .lines()
             .find_map(|l| l.trim().strip_prefix("package audex:destination@"))

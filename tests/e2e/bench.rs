@@ -62,6 +62,10 @@ fn quick_bench_reports_every_figure() {
         );
     }
     positive(&report["native_sha256_per_s"], "native_sha256_per_s");
+    positive(
+        &report["host_digest_sha256_per_s"],
+        "host_digest_sha256_per_s",
+    );
     let e2e = &report["end_to_end"];
     for figure in ["rows_per_s", "plugin_combined_rows_per_s", "vs_plugin"] {
         positive(&e2e[figure], &format!("end_to_end.{figure}"));

@@ -124,7 +124,7 @@ fn the_webhook_plugin_passes() {
     let (code, report) = check_json(dir.path(), &[WEBHOOK]);
     assert_all_pass(code, &report);
     assert_eq!(report["plugin"], "webhook@0.1.0");
-    assert_eq!(report["wit"], "0.1.0");
+    assert_eq!(report["wit"], "0.1.1");
     let (_, batch) = line(&report, "batch-size");
     assert!(
         batch.contains("at most 500 rows") && batch.contains("limit 10000"),

@@ -3,12 +3,15 @@
 //! same host process then runs the real plugin successfully.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::path::Path;
+
 use audex::AudexError;
 use audex::plugin::{PluginError, Runtime, RuntimeOptions};
 use audex::run::{RunOptions, run_pipeline};
 use audex_tests::{audex, cache_dir, repo_root, text, write_pipeline};
 
 const FIXTURE: &str = env!("FIXTURE_MISBEHAVE_WASM");
+const WEBHOOK: &str = env!("WEBHOOK_PLUGIN_WASM");
 
 fn fixture_run(runtime: &Runtime, behaviour: &str) -> AudexError {
     let dir = audex_tests::tempdir();
@@ -145,6 +148,44 @@ fn a_plugin_built_for_another_wit_version_is_refused_with_the_supported_range() 
         msg.contains("misbehave") && msg.contains("0.7.0") && msg.contains("0.1.x"),
         "{msg}"
     );
+}
+
+/// The Facebook plugin is built against WIT 0.1.1 and hashes through the host's `digest`
+/// import; the fixture is still a 0.1.0 component (no such import) and is accepted by the
+/// same host, whose bindings are 0.1.1 (its runs are the rest of this file).
+#[test]
+fn the_facebook_plugin_uses_the_digest_import_and_a_0_1_0_plugin_still_loads() {
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir()),
+        max_memory_mib: 2048,
+    })
+    .unwrap();
+    let imports = |source: &audex::plugin::PluginSource| {
+        let component = runtime.compile(&source.wasm).unwrap();
+        let wit = runtime.component_wit(source, &component).unwrap();
+        let names: Vec<String> = component
+            .component_type()
+            .imports(runtime.engine())
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        (wit, names)
+    };
+    let facebook = audex::plugin::PluginSource::resolve("facebook", Path::new(".")).unwrap();
+    let (wit, names) = imports(&facebook);
+    assert_eq!(wit, "0.1.1");
+    assert!(
+        names.iter().any(|n| n == "audex:destination/digest@0.1.1"),
+        "{names:?}"
+    );
+    // The webhook plugin is on 0.1.1 too, but hashes value by value in the plugin: an unused
+    // import is left out of the component.
+    let webhook = audex::plugin::PluginSource::from_path(Path::new(WEBHOOK)).unwrap();
+    assert_eq!(imports(&webhook).0, "0.1.1");
+    let fixture = audex::plugin::PluginSource::from_path(Path::new(FIXTURE)).unwrap();
+    let (wit, names) = imports(&fixture);
+    assert_eq!(wit, "0.1.0");
+    assert!(names.iter().all(|n| !n.contains("digest")), "{names:?}");
+    assert!(names.iter().any(|n| n == "audex:destination/http@0.1.0"));
 }
 
 #[test]

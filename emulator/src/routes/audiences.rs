@@ -216,7 +216,8 @@ fn lookalike(world: &World, digits: &str, call: &Call<'_>) -> GraphResult<(Strin
         })?;
     let spec = p
         .json("lookalike_spec")?
-        .ok_or_else(|| GraphError::missing_param("lookalike_spec"))?;
+        .ok_or_else(|| GraphError::missing_param("lookalike_spec"))?
+        .into_owned();
     let obj = spec
         .as_object()
         .ok_or_else(|| GraphError::invalid_param("Param lookalike_spec must be a JSON object"))?;

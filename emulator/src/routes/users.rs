@@ -52,7 +52,7 @@ pub(super) fn upload(
             .ok_or_else(|| GraphError::missing_param("payload"))?,
     )?;
     let session = session_value
-        .as_ref()
+        .as_deref()
         .map(SessionParams::parse)
         .transpose()?;
     if op == UploadOp::Replace && session.is_none() {

@@ -1,10 +1,11 @@
 //! Custom audiences, their members, and how an upload batch changes them (the rules are listed
 //! under "Uploads" in the crate docs).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::members::Members;
 use super::sessions::{Session, SessionParams, UploadOp};
 use crate::graph_error::{GraphError, GraphResult};
 use crate::ids;
@@ -62,9 +63,8 @@ pub(crate) struct Audience {
     pub(crate) flagged: bool,
     pub(crate) created_s: u64,
     pub(crate) updated_s: u64,
-    pub(crate) members: BTreeSet<String>,
-    /// Per key name: value → number of members holding it.
-    pub(crate) per_key: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The members, with the identifier cells each holds.
+    pub(crate) members: Members,
     /// The schema of the latest upload.
     pub(crate) schema: Option<Schema>,
     pub(crate) duplicates_received: u64,
@@ -87,8 +87,7 @@ impl Audience {
             flagged: false,
             created_s: now_s,
             updated_s: now_s,
-            members: BTreeSet::new(),
-            per_key: BTreeMap::new(),
+            members: Members::default(),
             schema: None,
             duplicates_received: 0,
             batches_replayed: 0,
@@ -164,11 +163,7 @@ impl Audience {
 
     /// Per-key member values, sorted.
     pub(crate) fn keys_json(&self) -> BTreeMap<String, Vec<String>> {
-        self.per_key
-            .iter()
-            .map(|(k, vals)| (k.clone(), vals.keys().cloned().collect()))
-            .filter(|(_, v): &(String, Vec<String>)| !v.is_empty())
-            .collect()
+        self.members.values_per_key()
     }
 
     fn open_replace(&self, now_ms: u64) -> bool {
@@ -259,31 +254,17 @@ impl Audience {
         // Checks done: apply.
         if starts_replace {
             self.members.clear();
-            self.per_key.clear();
         }
         let mut applied = 0_u64;
         for m in payload.distinct() {
             match op {
                 UploadOp::Add | UploadOp::Replace => {
-                    if self.members.insert(m.key.clone()) {
-                        for (k, v) in &m.cells {
-                            *self
-                                .per_key
-                                .entry(k.clone())
-                                .or_default()
-                                .entry(v.clone())
-                                .or_default() += 1;
-                        }
-                    } else {
+                    if !self.members.insert(m) {
                         self.duplicates_received += 1;
                     }
                 }
                 UploadOp::Remove => {
-                    if self.members.remove(&m.key) {
-                        for (k, v) in &m.cells {
-                            self.forget_cell(k, v);
-                        }
-                    }
+                    self.members.remove(&m.key);
                 }
             }
             applied += 1;
@@ -333,17 +314,6 @@ impl Audience {
             entry.answers.insert(batch_seq, answer.clone());
         }
         Ok(answer)
-    }
-
-    fn forget_cell(&mut self, key: &str, value: &str) {
-        if let Some(values) = self.per_key.get_mut(key)
-            && let Some(n) = values.get_mut(value)
-        {
-            *n -= 1;
-            if *n == 0 {
-                values.remove(value);
-            }
-        }
     }
 }
 
@@ -437,10 +407,7 @@ mod tests {
             .upload(UploadOp::Replace, &d, Some(&session(5, 1, false)), 2)
             .expect("ok");
         assert_eq!(ans["account_id"], "1");
-        assert_eq!(
-            a.members.iter().collect::<Vec<_>>(),
-            [&format!("EMAIL={}", h('d'))]
-        );
+        assert_eq!(a.members.sorted_keys(), [format!("EMAIL={}", h('d'))]);
         let blocked = a.upload(UploadOp::Add, &d, None, 3);
         assert_eq!(blocked.map_err(|e| e.subcode), Err(Some(1_870_145)));
         let single = payload(json!("EMAIL_SHA256"), json!([h('e')]));

@@ -4,6 +4,7 @@
 pub(crate) mod accounts;
 pub(crate) mod audiences;
 pub(crate) mod integrity;
+pub(crate) mod members;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
 
@@ -250,7 +251,7 @@ impl EmulatorState {
             name: a.name.clone(),
             account: format!("act_{}", a.account),
             subtype: a.subtype.as_str().to_owned(),
-            members: a.members.iter().cloned().collect(),
+            members: a.members.sorted_keys(),
             keys: a.keys_json(),
             duplicates_received: a.duplicates_received,
             batches_replayed: a.batches_replayed,

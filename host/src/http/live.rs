@@ -184,7 +184,8 @@ impl LiveTransport {
             },
             url,
             headers,
-            body: request.body,
+            // Shared, not copied, by every attempt.
+            body: request.body.map(bytes::Bytes::from),
             idempotent: request.idempotent,
             label: format!("{} {}", request.method.as_str(), request.path),
         })
@@ -207,7 +208,7 @@ struct Outgoing {
     method: reqwest::Method,
     url: reqwest::Url,
     headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<bytes::Bytes>,
     idempotent: bool,
     label: String,
 }
@@ -248,7 +249,7 @@ async fn perform(
                     Ok(body) => Ok(HttpResponse {
                         status,
                         headers,
-                        body: body.to_vec(),
+                        body: body.into(),
                     }),
                     Err(e) => Err(describe(&e)),
                 }

@@ -1,5 +1,5 @@
 //! The host side of the WIT imports: logging, clock and randomness, mediated HTTP, the
-//! segment resource and run bookkeeping.
+//! segment resource, run bookkeeping and bulk digests.
 //!
 //! Calls that move an export forward (reading a batch, HTTP, pauses, checkpoints and
 //! rejections) count as progress for the CPU deadline. Reading the clock, random numbers,
@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::audex::destination::{env, http, log, run, segment_source, types};
+use super::bindings::audex::destination::{digest, env, http, log, run, segment_source, types};
 use crate::http::{Mediator, Transport, mediator::Method};
 use crate::pipeline::RejectsSection;
 use crate::rejects::RejectsWriter;
@@ -160,6 +160,14 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {}
+
+impl digest::Host for HostState {
+    fn sha256(&mut self, messages: Vec<u8>, ends: Vec<u32>) -> wasmtime::Result<Vec<u8>> {
+        // Not progress: hashing alone does not move an export forward. A refused call traps
+        // the plugin with the message (a plugin bug, never data-dependent).
+        Ok(super::digest::sha256_many(&messages, &ends)?)
+    }
+}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {

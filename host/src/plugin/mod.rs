@@ -2,6 +2,7 @@
 //! runs them in a sandbox (memory cap, CPU deadline between host calls, captured output).
 
 pub mod builtin;
+pub mod digest;
 pub mod imports;
 pub mod manifest;
 pub mod runtime;
@@ -14,7 +15,7 @@ pub use runtime::{ExportInputs, PluginError, PluginInstance, Runtime, RuntimeOpt
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "destination-plugin",
-        path: "../wit/0.1.0",
+        path: "../wit/0.1.1",
         with: {
             "audex:destination/segment-source.segment": crate::plugin::imports::SegmentHandle,
         },
@@ -26,6 +27,10 @@ pub mod bindings {
 /// the current version and the previous minor one (0.1 is the first release, so it is alone).
 /// While the package is 0.x, a minor version is a breaking one. Each version is bound from its
 /// frozen folder, `wit/<version>/`; the policy is applied by [`manifest::wit_supported`].
+///
+/// Within a minor version, the host binds the newest patch folder (`wit/0.1.1/`): a patch only
+/// adds interfaces, and wasmtime resolves a plugin's `@0.1.0` imports and export to the `@0.1.1`
+/// definitions (semver-compatible lookup), so plugins built against 0.1.0 run unchanged.
 pub const SUPPORTED_WIT: &[(u64, u64)] = &[(0, 1)];
 
 /// A plugin's code and manifest, ready to load.

@@ -136,6 +136,10 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if std::env::var_os("AUDEX_PERFMAP").is_some_and(|v| v == "1") {
+            // `perf report` can then name the plugin's functions (/tmp/perf-PID.map).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = &options.cache_dir {
             let mut cache_config = wasmtime::CacheConfig::new();
             cache_config.with_directory(dir);
@@ -217,6 +221,11 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// The wasmtime engine, e.g. to inspect a compiled component's imports.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Compiles (or fetches from the cache) a plugin's component, without linking it.
     pub fn compile(&self, wasm: &[u8]) -> Result<Component, String> {
         Component::new(&self.engine, wasm).map_err(|e| format!("{e:#}"))

@@ -24,7 +24,7 @@ const CARGO_CONFIG: &str = include_str!("templates/cargo-config.toml.tmpl");
 const GITIGNORE: &str = include_str!("templates/gitignore.tmpl");
 
 /// The WIT contract the templates target (its `package` line names the version).
-const WIT: &str = include_str!("../../../wit/0.1.0/destination.wit");
+const WIT: &str = include_str!("../../../wit/0.1.1/destination.wit");
 
 /// The SDK's package name.
 pub const SDK_PACKAGE: &str = "audex-plugin-sdk";
@@ -129,7 +129,7 @@ pub fn wit_version() -> &'static str {
     WIT.lines()
         .find_map(|l| l.trim().strip_prefix("package audex:destination@"))
         .and_then(|rest| rest.strip_suffix(';'))
-        .unwrap_or("0.1.0")
+        .unwrap_or("0.1.1")
 }
 
 /// The SDK a new plugin uses by default: the `plugin-sdk/` of the checkout this binary was

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`trim_lowercase_array`] | trims whitespace, control and invisible characters, lowercases (Unicode); blank becomes null | [`strings::trim_lowercase_into`] |
 //! | [`phone::e164_array`] | phone numbers to E.164 with libphonenumber's rules and metadata (country from the number, the row or a default) | [`phone::PhoneNormalizer`] |
-//! | [`sha256_hex_array`] | SHA-256, 64 lowercase hex digits (four at a time with WebAssembly SIMD128) | [`digest::sha256_hex`], [`digest::PendingDigests`] |
+//! | [`sha256_hex_array`] | SHA-256, 64 lowercase hex digits (in a plugin: by the host, natively, once per batch) | [`digest::sha256_hex`], [`digest::PendingDigests`] |
 //!
 //! The array functions take any string layout (`Utf8`, `LargeUtf8`, `Utf8View`, dictionaries
 //! of them, `Null`) and return a `Utf8` [`StringArray`] of the same length, null where the
@@ -31,9 +31,17 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, StringArray};
 use arrow_schema::DataType;
 
+pub mod ascii;
 pub mod digest;
 pub mod phone;
-#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(any(
+    test,
+    all(
+        target_arch = "wasm32",
+        feature = "portable-digest",
+        target_feature = "simd128"
+    )
+))]
 mod sha256x4;
 pub mod strings;
 
@@ -103,7 +111,7 @@ pub fn trim_lowercase_array(input: &dyn Array) -> Result<StringArray, KernelErro
 /// hashed like any other value, so turn blanks into nulls first ([`trim_lowercase_array`]
 /// does).
 ///
-/// In a WebAssembly build with SIMD128 the digests are computed four at a time.
+/// In a WebAssembly plugin the host computes the digests, once per call ([`digest::DIGESTS_BY`]).
 pub fn sha256_hex_array(input: &dyn Array) -> Result<StringArray, KernelError> {
     struct Sha256Hex;
     impl StrsVisitor for Sha256Hex {

@@ -2,11 +2,12 @@
 //! 128-bit vector, so that every instruction of the compression function serves four
 //! identifiers (FIPS 180-4, unchanged: each lane computes exactly the scalar algorithm).
 //!
-//! In the WebAssembly plugin (built with `+simd128`, see `.cargo/config.toml`) the lanes are
-//! `v128` values and wasmtime compiles the code to SSE/AVX instructions; WASM has no SHA
-//! instructions, so this is the fastest digest the plugin can compute itself. Natively the
-//! lanes are plain `[u32; 4]` arrays: the kernels use `sha2` there (SHA-NI where the CPU has
-//! it), and this code is only compiled for its tests, which check it against `sha2`.
+//! Used by a WebAssembly plugin built with the SDK's `portable-digest` feature and `+simd128`
+//! (see `.cargo/config.toml`): the lanes are `v128` values and wasmtime compiles the code to
+//! SSE/AVX instructions. WASM has no SHA instructions, so this is the fastest digest a plugin
+//! can compute itself; by default plugins ask the host instead (`digest.sha256`, natively with
+//! SHA-NI, several times faster). Natively the lanes are plain `[u32; 4]` arrays and this code
+//! is only compiled for its tests, which check it against `sha2`.
 
 use super::digest::hex_encode_32;
 

@@ -68,7 +68,9 @@ impl<O: ArrowNativeType> Strs for Offsets<'_, O> {
         self.offsets.len().saturating_sub(1)
     }
 
-    #[inline]
+    // Always inlined: in the plugin this is called once per row, and a call costs more than
+    // the lookup.
+    #[inline(always)]
     fn get(&self, i: usize) -> Option<&[u8]> {
         if self.nulls.is_some_and(|n| n.is_null(i)) {
             return None;
@@ -200,8 +202,19 @@ pub fn is_trimmed_char(c: char) -> bool {
 /// use audex_plugin_sdk::kernels::strings::trim;
 /// assert_eq!(trim("\u{feff} Mary@Example.com\t\r\n".as_bytes()), b"Mary@Example.com");
 /// ```
-#[inline]
-pub fn trim(mut bytes: &[u8]) -> &[u8] {
+#[inline(always)]
+pub fn trim(bytes: &[u8]) -> &[u8] {
+    // Most values start and end with a printable ASCII character: nothing to trim, and no call.
+    let printable = |b: &u8| (b'!'..=b'~').contains(b);
+    if bytes.first().is_some_and(printable) && bytes.last().is_some_and(printable) {
+        return bytes;
+    }
+    trim_ends(bytes)
+}
+
+/// [`trim`] when an end may need trimming.
+#[inline(never)]
+fn trim_ends(mut bytes: &[u8]) -> &[u8] {
     loop {
         match bytes.first() {
             Some(&b) if b <= b' ' || b == 0x7f => bytes = &bytes[1..],
