@@ -170,8 +170,17 @@ impl PendingDigests {
     pub fn hash_into(&self, slots: &mut [[u8; 64]]) {
         match DIGESTS_BY {
             DigestsBy::Host => self.hash_into_by_host(slots),
+            #[cfg(any(
+                test,
+                all(
+                    target_arch = "wasm32",
+                    feature = "portable-digest",
+                    target_feature = "simd128"
+                )
+            ))]
             DigestsBy::Simd128 => self.hash_into_x4(slots),
-            DigestsBy::EachAsPushed => self.hash_into_each(slots),
+            // `Simd128` is never selected without SIMD128.
+            _ => self.hash_into_each(slots),
         }
     }
 
@@ -231,19 +240,6 @@ impl PendingDigests {
             |i, hex| slots[messages[i].0] = hex,
             sha256_hex,
         );
-    }
-
-    /// Builds without SIMD128 never select [`DigestsBy::Simd128`].
-    #[cfg(not(any(
-        test,
-        all(
-            target_arch = "wasm32",
-            feature = "portable-digest",
-            target_feature = "simd128"
-        )
-    )))]
-    fn hash_into_x4(&self, slots: &mut [[u8; 64]]) {
-        self.hash_into_each(slots);
     }
 }
 
