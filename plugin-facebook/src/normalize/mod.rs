@@ -56,7 +56,6 @@ mod proptests;
 mod reason;
 pub mod vocabulary;
 
-use arrow_schema::DataType;
 // The generic pieces are the SDK's kernels; these names keep the modules below short.
 use audex_plugin_sdk::kernels::digest;
 use audex_plugin_sdk::kernels::strings as input;
@@ -73,44 +72,7 @@ pub const DIGEST_WIDTH: usize = audex_plugin_sdk::kernels::DIGEST_WIDTH;
 /// Width of a UUID in its 8-4-4-4-12 text form: the madid kernel's values.
 pub const MADID_WIDTH: usize = 36;
 
-/// Why a kernel could not process a batch at all (as opposed to rejecting some rows).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KernelError {
-    /// The column's Arrow type is not one the kernel reads.
-    #[error(
-        "unsupported Arrow data type {data_type} for the {column} column (expected {expected})"
-    )]
-    UnsupportedType {
-        /// Which input: `"email"`, `"phone"`, `"country"` or `"madid"`.
-        column: &'static str,
-        /// The type found.
-        data_type: DataType,
-        /// The types accepted, in words.
-        expected: &'static str,
-    },
-    /// The phone and country columns have different lengths.
-    #[error("the country column has {country} rows but the phone column has {phone}")]
-    LengthMismatch {
-        /// Rows in the phone column.
-        phone: usize,
-        /// Rows in the country column.
-        country: usize,
-    },
-    /// The default country is not a known ISO 3166-1 alpha-2 code
-    /// (see [`validate_default_country`]).
-    #[error("default country {0:?} is not a known ISO 3166-1 alpha-2 country code")]
-    InvalidDefaultCountry(String),
-    /// The output column was created with another width than the kernel writes.
-    #[error(
-        "the {kernel} kernel writes {expected}-byte values but the output column is {actual} bytes wide"
-    )]
-    WidthMismatch {
-        /// The kernel: `"email"`, `"phone"` or `"madid"`.
-        kernel: &'static str,
-        /// The kernel's width ([`DIGEST_WIDTH`] or [`MADID_WIDTH`]).
-        expected: usize,
-        /// The column's width.
-        actual: usize,
-    },
-}
+/// Why a kernel could not process a batch at all (as opposed to rejecting some rows): the
+/// SDK's kernel error (the output column's width check is
+/// [`KernelError::WidthMismatch`]).
+pub use audex_plugin_sdk::kernels::KernelError;

@@ -78,6 +78,18 @@ pub enum KernelError {
     /// (see [`phone::Country::from_iso2`]).
     #[error("default country {0:?} is not a known ISO 3166-1 alpha-2 country code")]
     InvalidDefaultCountry(String),
+    /// A kernel writing fixed-width values into a column made for another width.
+    #[error(
+        "the {kernel} kernel writes {expected}-byte values but the output column is {actual} bytes wide"
+    )]
+    WidthMismatch {
+        /// The kernel, e.g. `"email"`.
+        kernel: &'static str,
+        /// The width the kernel writes.
+        expected: usize,
+        /// The column's width.
+        actual: usize,
+    },
 }
 
 /// Trims and lower-cases every value of a string column (see
