@@ -18,7 +18,7 @@ use crate::graph::client::{GraphClient, Pending, RetryPolicy, parse_body};
 use crate::graph::policy::FLAGGED_OPERATION_STATUS;
 use crate::graph::requests::{self, Chunk, Schema, Session};
 use crate::graph::responses::{AdAccount, AudienceInfo, Created, UploadAck};
-use crate::host::{Checkpoint, Host, Level, Rejection, SegmentReader};
+use crate::host::{Checkpoint, Host, Level, Rejections, SegmentReader};
 use crate::normalize::{self, DIGEST_WIDTH, MADID_WIDTH, NormalizedColumn, Reason};
 use crate::settings::{self, COUNTRY_FIELD, Field, MULTI_KEY, Validated};
 
@@ -84,7 +84,7 @@ pub fn export<H: Host, S: SegmentReader>(
     }
 
     let mut kernels = Kernels::new(&settings);
-    let mut rejections = Vec::new();
+    let mut rejections = Rejections::default();
     while let Some(batch) = segment.next_batch().map_err(PluginError::Host)? {
         let (first_row, num_rows) = (batch.first_row, batch.num_rows);
         // Without copying: the arrays point into the bytes the host handed over.
@@ -103,10 +103,7 @@ pub fn export<H: Host, S: SegmentReader>(
             sink.absorb(host, outcome)?;
         }
         all_failed(&sinks)?;
-        if !rejections.is_empty() {
-            host.reject(&rejections);
-            rejections.clear();
-        }
+        rejections.flush(host);
     }
 
     for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
@@ -469,7 +466,7 @@ impl AudienceSink {
         kernels: &Kernels,
         first_row: u64,
         estimated: Option<u64>,
-        rejections: &mut Vec<Rejection>,
+        rejections: &mut Rejections,
     ) -> Result<(), PluginError> {
         let columns: Vec<(Field, &NormalizedColumn)> = self
             .fields
@@ -507,7 +504,7 @@ impl AudienceSink {
                 count_reason(&mut self.rejected, NO_VALID_IDENTIFIER);
                 for (field, column) in &columns {
                     if let Err(reason) = column.get(row) {
-                        rejections.push(rejection(*field, reason, position));
+                        rejections.push(position, field.as_str(), reason.as_str());
                     }
                 }
             }
@@ -516,9 +513,12 @@ impl AudienceSink {
         Ok(())
     }
 
-    fn reject(&mut self, field: Field, reason: Reason, row: u64, rejections: &mut Vec<Rejection>) {
+    // Out of the row loop's way: most rows are accepted.
+    #[cold]
+    #[inline(never)]
+    fn reject(&mut self, field: Field, reason: Reason, row: u64, rejections: &mut Rejections) {
         count_reason(&mut self.rejected, reason.as_str());
-        rejections.push(rejection(field, reason, row));
+        rejections.push(row, field.as_str(), reason.as_str());
     }
 
     /// Sends the current chunk when it is full, before a new row goes in.
@@ -535,6 +535,7 @@ impl AudienceSink {
     }
 
     /// Sends the gathered chunk. `rows_done` is the segment position it covers up to.
+    #[inline(never)]
     fn send_chunk<H: Host>(
         &mut self,
         client: &GraphClient<'_, H>,
@@ -646,14 +647,6 @@ fn reason_counts(counts: BTreeMap<String, u64>) -> Vec<ReasonCount> {
         .into_iter()
         .map(|(reason, count)| ReasonCount { reason, count })
         .collect()
-}
-
-fn rejection(field: Field, reason: Reason, row: u64) -> Rejection {
-    Rejection {
-        row,
-        field: field.as_str().to_owned(),
-        reason: reason.as_str().to_owned(),
-    }
 }
 
 /// Refuses to add to an audience Facebook has flagged.

@@ -52,6 +52,69 @@ pub trait Host {
     fn reject(&self, rows: &[Rejection]);
 }
 
+/// Rejected rows gathered for one [`Host::reject`] call, kept across calls so that a run
+/// recording many rejections allocates only while the buffer grows: [`Rejections::push`]
+/// writes into a slot left by an earlier batch (its strings keep their capacity).
+///
+/// ```
+/// use audex_plugin_sdk::host::Rejections;
+/// use audex_plugin_sdk::testing::FakeHost;
+///
+/// let host = FakeHost::new();
+/// let mut rejections = Rejections::default();
+/// rejections.push(7, "email", "malformed_email");
+/// rejections.flush(&host);
+/// assert!(rejections.is_empty());
+/// assert_eq!(host.rejections()[0].row, 7);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Rejections {
+    /// Slots; the first `len` hold this batch's rejections, the rest are kept for reuse.
+    slots: Vec<Rejection>,
+    len: usize,
+}
+
+impl Rejections {
+    /// Adds row `row` (0-based, in the whole segment), not uploaded for `field` because of
+    /// `reason`.
+    pub fn push(&mut self, row: u64, field: &str, reason: &str) {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => {
+                slot.row = row;
+                slot.field.clear();
+                slot.field.push_str(field);
+                slot.reason.clear();
+                slot.reason.push_str(reason);
+            }
+            None => self.slots.push(Rejection {
+                row,
+                field: field.to_owned(),
+                reason: reason.to_owned(),
+            }),
+        }
+        self.len += 1;
+    }
+
+    /// The rejections pushed since the last flush.
+    pub fn as_slice(&self) -> &[Rejection] {
+        &self.slots[..self.len]
+    }
+
+    /// True when nothing was pushed since the last flush.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Records the pushed rejections with the host (one call, none when empty) and empties
+    /// the buffer.
+    pub fn flush(&mut self, host: &impl Host) {
+        if self.len > 0 {
+            host.reject(self.as_slice());
+            self.len = 0;
+        }
+    }
+}
+
 /// The segment being exported.
 pub trait SegmentReader {
     /// Field names in each batch.
@@ -304,6 +367,33 @@ fn find_header<'a>(headers: &'a [Pair], name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejections_reuse_their_slots_and_flush_only_what_was_pushed() {
+        let host = crate::testing::FakeHost::new();
+        let mut rejections = Rejections::default();
+        rejections.flush(&host);
+        assert!(
+            host.rejections().is_empty(),
+            "an empty buffer makes no call"
+        );
+
+        rejections.push(1, "email", "malformed_email");
+        rejections.push(2, "phone", "invalid_phone");
+        rejections.flush(&host);
+        rejections.push(9, "madid", "empty");
+        assert_eq!(rejections.as_slice(), [Rejection::new(9, "madid", "empty")]);
+        rejections.flush(&host);
+        assert_eq!(
+            host.rejections(),
+            [
+                Rejection::new(1, "email", "malformed_email"),
+                Rejection::new(2, "phone", "invalid_phone"),
+                Rejection::new(9, "madid", "empty"),
+            ]
+        );
+        assert_eq!(rejections.slots.len(), 2, "the second batch reused a slot");
+    }
 
     #[test]
     fn request_builders() {

@@ -101,8 +101,8 @@ use types::{Account, ConnectionInfo, ExportReport, ExportRequest, Plan, PluginEr
 /// Everything a plugin usually needs, in one `use audex_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::host::{
-        Batch, Checkpoint, Host, HttpError, Level, Method, Rejection, Request, Response,
-        SegmentReader,
+        Batch, Checkpoint, Host, HttpError, Level, Method, Rejection, Rejections, Request,
+        Response, SegmentReader,
     };
     pub use crate::kernels;
     pub use crate::types::{

@@ -293,6 +293,7 @@ pub fn export(
     let skip = export.rows_done;
     let mut rows_end = skip;
     let single = settings.fields.len() == 1;
+    let mut rejections = Rejections::default();
     while let Some(batch) = segment.next_batch().map_err(PluginError::host)? {
         let end = batch.first_row + u64::from(batch.num_rows);
         if end <= skip {
@@ -302,7 +303,6 @@ pub fn export(
             .to_record_batch()
             .map_err(|e| PluginError::invalid_input(format!("unreadable batch: {e}")))?;
         let columns = normalize(&records, &settings.fields, settings.default_country)?;
-        let mut rejections = Vec::new();
         for i in 0..records.num_rows() {
             let row = batch.first_row + i as u64;
             if row < skip {
@@ -319,7 +319,7 @@ pub fn export(
                 match cell {
                     Cell::Digest(_) => accepted = true,
                     Cell::Rejected(reason) => {
-                        rejections.push(Rejection::new(row, field.as_str(), *reason));
+                        rejections.push(row, field.as_str(), reason);
                     }
                 }
             }
@@ -333,9 +333,7 @@ pub fn export(
                 *export.rejected.entry(reason.to_owned()).or_default() += 1;
             }
         }
-        if !rejections.is_empty() {
-            host.reject(&rejections);
-        }
+        rejections.flush(host);
         rows_end = end;
     }
     export.finish(rows_end)?;

@@ -5,6 +5,7 @@
 //! hashing. Values put in upload bodies are digests or UUIDs checked by the normalizers, so
 //! they never need JSON escaping.
 
+use audex_plugin_sdk::kernels::bytes::append_64;
 use serde_json::json;
 
 use crate::settings::{CustomerFileSource, Field};
@@ -121,28 +122,10 @@ impl Chunk {
     /// Appends a single-key row. The value is written between quotes as it is: it must be
     /// a normalized value (hex digits, or an advertising id's hex digits and hyphens), which
     /// JSON needs no escape for.
+    #[inline(always)]
     pub fn push_single(&mut self, value: &[u8]) {
-        debug_assert!(
-            value
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        );
         self.separator();
-        match <&[u8; 64]>::try_from(value) {
-            // A digest: the quoted cell is assembled in a fixed-size array and appended in one
-            // piece (a copy of known size is a few vector moves in WebAssembly, where a copy of
-            // any other size is a `memory.copy`, a call out of the plugin).
-            Ok(digest) => {
-                let mut cell = [b'"'; 66];
-                cell[1..65].copy_from_slice(digest);
-                self.body.extend_from_slice(&cell);
-            }
-            Err(_) => {
-                self.body.push(b'"');
-                self.body.extend_from_slice(value);
-                self.body.push(b'"');
-            }
-        }
+        self.push_cell(value);
         self.rows += 1;
     }
 
@@ -154,12 +137,29 @@ impl Chunk {
             if i > 0 {
                 self.body.push(b',');
             }
-            self.body.push(b'"');
-            self.body.extend_from_slice(cell.unwrap_or_default());
-            self.body.push(b'"');
+            self.push_cell(cell.unwrap_or_default());
         }
         self.body.push(b']');
         self.rows += 1;
+    }
+
+    /// Writes `value` between quotes.
+    #[inline(always)]
+    fn push_cell(&mut self, value: &[u8]) {
+        debug_assert!(
+            value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        );
+        self.body.reserve(value.len() + 2);
+        self.body.push(b'"');
+        match <&[u8; 64]>::try_from(value) {
+            // A digest (most cells): copied without a `memory.copy`, which in the plugin is a
+            // call out to the host per cell.
+            Ok(digest) => append_64(&mut self.body, digest),
+            Err(_) => self.body.extend_from_slice(value),
+        }
+        self.body.push(b'"');
     }
 
     fn separator(&mut self) {
@@ -213,6 +213,36 @@ mod tests {
         let next: serde_json::Value = serde_json::from_slice(&c.take_body(SESSION)).expect("json");
         assert_eq!(next["payload"]["data"], json!(["cc"]));
         assert_eq!(next["payload"]["schema"], json!("EMAIL_SHA256"));
+    }
+
+    #[test]
+    fn digest_cells_are_written_whole() {
+        let email = [b'a'; 64];
+        let phone: [u8; 64] = std::array::from_fn(|i| b"0123456789abcdef"[i % 16]);
+        let mut single = Chunk::new(Schema::Single(Field::Email));
+        single.push_single(&email);
+        single.push_single(&phone);
+        let body: serde_json::Value =
+            serde_json::from_slice(&single.take_body(SESSION)).expect("json");
+        let (email, phone) = (
+            String::from_utf8(email.to_vec()).expect("ascii"),
+            String::from_utf8(phone.to_vec()).expect("ascii"),
+        );
+        assert_eq!(body["payload"]["data"], json!([email, phone]));
+
+        let mut multi = Chunk::new(Schema::Multi(vec![
+            Field::Email,
+            Field::Phone,
+            Field::Madid,
+        ]));
+        multi.push_multi([Some(email.as_bytes()), None, Some(&b"u-1"[..])]);
+        multi.push_multi([None, Some(phone.as_bytes()), None]);
+        let body: serde_json::Value =
+            serde_json::from_slice(&multi.take_body(SESSION)).expect("json");
+        assert_eq!(
+            body["payload"]["data"],
+            json!([[email, "", "u-1"], ["", phone, ""]])
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ use arrow_array::{Array, StringArray};
 use arrow_schema::DataType;
 
 pub mod ascii;
+pub mod bytes;
 pub mod digest;
 pub mod phone;
 #[cfg(any(
