@@ -68,6 +68,11 @@ pub fn export<H: Host, S: SegmentReader>(
         }
     }
 
+    // The first batch is normalized before any audience is created or touched: a column of
+    // a type the kernels cannot read fails the run before it changes anything at Facebook.
+    let mut kernels = Kernels::new(&settings);
+    let mut normalized = kernels.next(segment)?;
+
     let today = calendar::iso_date(host.now_ms());
     let estimated = segment.estimated_rows();
     let mut sinks = Vec::new();
@@ -83,27 +88,15 @@ pub fn export<H: Host, S: SegmentReader>(
         )?);
     }
 
-    let mut kernels = Kernels::new(&settings);
     let mut rejections = Rejections::default();
-    while let Some(batch) = segment.next_batch().map_err(PluginError::Host)? {
-        let (first_row, num_rows) = (batch.first_row, batch.num_rows);
-        // Without copying: the arrays point into the bytes the host handed over.
-        let records = batch
-            .into_record_batch()
-            .map_err(|e| PluginError::Host(format!("corrupt Arrow IPC batch: {e}")))?;
-        if records.num_rows() != num_rows as usize {
-            return Err(PluginError::Host(format!(
-                "batch at row {first_row} announced {num_rows} rows but holds {}",
-                records.num_rows()
-            )));
-        }
-        kernels.run(&records)?;
+    while let Some(first_row) = normalized {
         for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
             let outcome = sink.consume(&client, &kernels, first_row, estimated, &mut rejections);
             sink.absorb(host, outcome)?;
         }
         all_failed(&sinks)?;
         rejections.flush(host);
+        normalized = kernels.next(segment)?;
     }
 
     for sink in sinks.iter_mut().filter(|s| s.failed.is_none()) {
@@ -196,6 +189,27 @@ impl Kernels {
             default_country: settings.default_country.clone(),
             columns,
         }
+    }
+
+    /// Reads and normalizes the segment's next batch; returns its first row, or `None` at the
+    /// end of the segment.
+    fn next<S: SegmentReader>(&mut self, segment: &S) -> Result<Option<u64>, PluginError> {
+        let Some(batch) = segment.next_batch().map_err(PluginError::Host)? else {
+            return Ok(None);
+        };
+        let (first_row, num_rows) = (batch.first_row, batch.num_rows);
+        // Without copying: the arrays point into the bytes the host handed over.
+        let records = batch
+            .into_record_batch()
+            .map_err(|e| PluginError::Host(format!("corrupt Arrow IPC batch: {e}")))?;
+        if records.num_rows() != num_rows as usize {
+            return Err(PluginError::Host(format!(
+                "batch at row {first_row} announced {num_rows} rows but holds {}",
+                records.num_rows()
+            )));
+        }
+        self.run(&records)?;
+        Ok(Some(first_row))
     }
 
     fn run(&mut self, batch: &RecordBatch) -> Result<(), PluginError> {

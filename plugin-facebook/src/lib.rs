@@ -132,6 +132,41 @@ mod tests {
     }
 
     #[test]
+    fn a_column_of_the_wrong_type_fails_before_any_audience_is_created() {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+
+        let host = FakeHost::new()
+            .with_endpoints(["graph"])
+            .responding(|_| Ok(Response::json(200, &json!({"id": "990000000000001"}))));
+        let numbers: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+        let batch = RecordBatch::try_from_iter([("email", numbers)]).expect("batch");
+        let segment = FakeSegment::new([batch]).expect("segment");
+        let settings = json!({
+            "ad_account": "act_1000000001",
+            "audience": {"name": "test {field}", "fields": ["email"]},
+        });
+        let request = ExportRequest {
+            pipeline: "unit".to_owned(),
+            settings: settings.to_string(),
+            dry_run: true,
+            resume: Vec::new(),
+        };
+        let err = FacebookPlugin::export_segment(&host, request, &segment).expect_err("Int64");
+        assert!(
+            matches!(&err, PluginError::InvalidInput(m) if m.contains("`email`") && m.contains("Int64")),
+            "{err:?}"
+        );
+        let paths: Vec<String> = host.requests().into_iter().map(|r| r.path).collect();
+        assert!(
+            paths.iter().all(|p| !p.ends_with("/customaudiences")),
+            "no audience may be created for a segment that cannot be exported: {paths:?}"
+        );
+        assert!(host.checkpoints().is_empty(), "nothing journaled either");
+    }
+
+    #[test]
     fn dry_run_export_uploads_digests_and_rejects_the_rest() {
         // In a dry run the host answers every request with a synthetic `{"id": ...}`.
         let host = FakeHost::new()

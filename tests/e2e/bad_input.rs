@@ -360,8 +360,12 @@ fn non_utf8_text_in_parquet_names_the_file() {
     write_parquet_with_invalid_utf8(&dir.path().join("latin1.parquet"));
     let p = pipeline_for(dir.path(), "latin1.parquet", "email");
     let err = fails(dir.path(), &p);
+    // The second value is Latin-1: the error names the file, the column and the row.
     assert!(
-        err.contains("latin1.parquet") && err.contains("UTF-8") && err.contains("`email`"),
+        err.contains("latin1.parquet")
+            && err.contains("UTF-8")
+            && err.contains("column `email`")
+            && err.contains("row 1 "),
         "{err}"
     );
 }

@@ -119,6 +119,16 @@ impl Projection {
         &self.indices
     }
 
+    /// Each mapped column as (field, source column name, file column index), in mapping order.
+    pub fn mapped(&self) -> impl Iterator<Item = (&str, &str, usize)> {
+        self.output
+            .fields()
+            .iter()
+            .zip(&self.columns)
+            .zip(&self.indices)
+            .map(|((field, column), &index)| (field.name().as_str(), column.as_str(), index))
+    }
+
     /// Builds the output batch (fields renamed, types unified) from a batch that has the
     /// mapped columns under their source names.
     pub fn apply(&self, path: &Path, batch: &RecordBatch) -> Result<RecordBatch, SourceError> {
