@@ -355,7 +355,7 @@ fn write_parquet_with_invalid_utf8(path: &Path) {
 }
 
 #[test]
-fn non_utf8_text_in_parquet_names_the_file() {
+fn non_utf8_text_in_parquet_names_the_file_column_and_row() {
     let dir = audex_tests::tempdir();
     write_parquet_with_invalid_utf8(&dir.path().join("latin1.parquet"));
     let p = pipeline_for(dir.path(), "latin1.parquet", "email");
