@@ -18,10 +18,14 @@
 //!
 //! Plus the native SHA-256 digest rate over the normalized emails (SHA-NI where the CPU has
 //! it), an end-to-end dry run of the three identifier columns (`audex run --dry-run --json`
-//! in a child process: wall clock, reading included, and the peak RSS of that process), and, when Python and `facebook-business` are installed, Meta's Python
-//! SDK (`CustomAudience.format_params` with `EMAIL_SHA256`) on the same emails.
+//! in a child process: wall clock, reading included, and the peak RSS of that process), and,
+//! when Python and `facebook-business` are installed, Meta's Python SDK
+//! (`CustomAudience.format_params` with `EMAIL_SHA256`) on the same emails.
 //!
-//! Every figure is the median of `--runs` runs. The ratios against issue 7's targets are
+//! Every figure is the median of `--runs` runs. Each run measures every figure once, the
+//! baselines right after what they are compared with (the native kernel after the plugin's
+//! run of the same field, Meta's SDK after the plugin's e-mail run), so that a slow spell of
+//! the machine slows both sides of a ratio. The ratios against issue 7's targets are
 //! printed for information: the command never fails because something is slow.
 
 use std::fmt::Write as _;
@@ -422,6 +426,13 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let mut e2e_rates = Vec::new();
     let mut peak_rss: Option<u64> = None;
 
+    // Meta's SDK runs once per run, right after the plugin's e-mail run, so that both see
+    // the machine in the same state (a noisy neighbour slows both, not one of them).
+    let mut sdk = if args.no_sdk {
+        SdkRuns::Skipped("skipped (--no-sdk)".to_owned())
+    } else {
+        SdkRuns::prepare(dir, &data)
+    };
     for run_index in 0..runs {
         progress(args, &format!("run {}/{runs}", run_index + 1));
         // End to end: `audex run --dry-run --json` in a process of its own, so that its
@@ -461,6 +472,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             if case.field == "email" {
                 sha.push(native_digests(&batches));
                 host_sha.push(host_digests(&batches));
+                sdk.run_once();
             }
         }
     }
@@ -494,15 +506,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let native_sha256_per_s = median(&sha);
     let host_digest_sha256_per_s = median(&host_sha);
 
-    let (sdk, sdk_note) = if args.no_sdk {
-        (None, Some("skipped (--no-sdk)".to_owned()))
-    } else {
-        progress(args, "Meta's Python SDK");
-        match meta_sdk(dir, &data, runs) {
-            Ok(rate) => (Some(rate), None),
-            Err(note) => (None, Some(note)),
-        }
-    };
+    let (sdk, sdk_note) = sdk.finish();
 
     let upload = if args.upload_rows == 0 {
         None
@@ -889,37 +893,83 @@ fn host_digests(batches: &[RecordBatch]) -> f64 {
     inputs.len() as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
 
-/// Meta's Python SDK on the segment's (non-null) emails: the median rows/s of `runs` runs,
-/// or why it could not run.
-fn meta_sdk(dir: &Path, data: &Path, runs: usize) -> Result<f64, String> {
-    let case = CASES[0];
-    let batches = read_columns(data, &case).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    let mut count = 0;
-    'outer: for batch in &batches {
-        let Some(column) = batch.column_by_name(case.column) else {
-            continue;
+/// Meta's Python SDK on the segment's (non-null) e-mails, one run at a time.
+enum SdkRuns {
+    /// Ready: the e-mails are in this file; the rates of the runs so far.
+    Ready(PathBuf, Vec<f64>),
+    /// Not measured, and why.
+    Skipped(String),
+}
+
+impl SdkRuns {
+    /// Writes the e-mails (at most [`SDK_MAX_ROWS`]) to a file in `dir`.
+    fn prepare(dir: &Path, data: &Path) -> Self {
+        let case = CASES[0];
+        let batches = match read_columns(data, &case) {
+            Ok(batches) => batches,
+            Err(e) => return Self::Skipped(e.to_string()),
         };
-        for value in column.as_string::<i32>().iter().flatten() {
-            if count == SDK_MAX_ROWS {
-                break 'outer;
-            }
-            if value.contains('\n') {
+        let mut text = String::new();
+        let mut count = 0;
+        'outer: for batch in &batches {
+            let Some(column) = batch.column_by_name(case.column) else {
                 continue;
+            };
+            for value in column.as_string::<i32>().iter().flatten() {
+                if count == SDK_MAX_ROWS {
+                    break 'outer;
+                }
+                if value.contains('\n') {
+                    continue;
+                }
+                let _ = writeln!(text, "{value}");
+                count += 1;
             }
-            let _ = writeln!(text, "{value}");
-            count += 1;
+        }
+        let path = dir.join("emails.txt");
+        match std::fs::write(&path, text) {
+            Ok(()) => Self::Ready(path, Vec::new()),
+            Err(e) => Self::Skipped(format!("{}: {e}", path.display())),
         }
     }
-    let path = dir.join("emails.txt");
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+
+    /// Measures one run; the first failure ends the measurement with its reason.
+    fn run_once(&mut self) {
+        let Self::Ready(path, rates) = self else {
+            return;
+        };
+        match sdk_run(path) {
+            Ok(rate) => rates.push(rate),
+            Err(note) => {
+                let _ = std::fs::remove_file(&*path);
+                *self = Self::Skipped(note);
+            }
+        }
+    }
+
+    /// The median rate, or why there is none.
+    fn finish(self) -> (Option<f64>, Option<String>) {
+        match self {
+            Self::Ready(path, rates) => {
+                let _ = std::fs::remove_file(&path);
+                match rates.is_empty() {
+                    true => (None, Some("no run".to_owned())),
+                    false => (Some(median(&rates)), None),
+                }
+            }
+            Self::Skipped(note) => (None, Some(note)),
+        }
+    }
+}
+
+/// One run of `SDK_SCRIPT` over the e-mails in `path`: rows/s.
+fn sdk_run(path: &Path) -> Result<f64, String> {
     let output = Command::new("python3")
         .args(["-c", SDK_SCRIPT])
-        .arg(&path)
-        .arg(runs.to_string())
+        .arg(path)
+        .arg("1")
         .output()
         .map_err(|e| format!("python3 not available ({e}); pip install facebook-business"))?;
-    let _ = std::fs::remove_file(&path);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("").trim().to_owned();
