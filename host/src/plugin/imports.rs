@@ -39,8 +39,6 @@ pub struct SegmentHandle {
 pub struct RunRecord {
     /// Latest checkpoint per audience key.
     pub checkpoints: BTreeMap<String, run::Checkpoint>,
-    /// Rejected rows by (field, reason).
-    pub rejected: BTreeMap<(String, String), u64>,
     /// Rows the host handed to the plugin.
     pub rows_read: u64,
     /// The source failure behind a `next-batch` error, kept whole for the user.
@@ -409,12 +407,12 @@ impl run::Host for HostState {
 
     fn record_rejects(&mut self, rows: Vec<run::Rejection>) -> wasmtime::Result<()> {
         self.progress();
-        let record = &mut self.services.record;
-        for r in rows {
-            if let Some(w) = &mut record.rejects {
+        // The counts by reason are the plugin's, in its report; the host keeps the rows only
+        // for the rejects file.
+        if let Some(w) = &mut self.services.record.rejects {
+            for r in rows {
                 w.write(r.row, &r.field, &r.reason);
             }
-            *record.rejected.entry((r.field, r.reason)).or_default() += 1;
         }
         Ok(())
     }
