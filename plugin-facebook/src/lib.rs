@@ -94,6 +94,27 @@ mod tests {
 
     use super::*;
 
+    /// A host answering as in a dry run: every request gets a synthetic `{"id": ...}`.
+    fn dry_run_host() -> FakeHost {
+        FakeHost::new()
+            .with_endpoints(["graph"])
+            .responding(|_| Ok(Response::json(200, &json!({"id": "990000000000001"}))))
+    }
+
+    /// A dry run of an e-mail audience.
+    fn email_dry_run() -> ExportRequest {
+        let settings = json!({
+            "ad_account": "act_1000000001",
+            "audience": {"name": "test {field}", "fields": ["email"]},
+        });
+        ExportRequest {
+            pipeline: "unit".to_owned(),
+            settings: settings.to_string(),
+            dry_run: true,
+            resume: Vec::new(),
+        }
+    }
+
     #[test]
     fn connect_describes_the_token_without_ever_seeing_it() {
         let host = FakeHost::new().with_endpoints(["graph"]).responding(|_| {
@@ -137,23 +158,12 @@ mod tests {
 
         use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 
-        let host = FakeHost::new()
-            .with_endpoints(["graph"])
-            .responding(|_| Ok(Response::json(200, &json!({"id": "990000000000001"}))));
+        let host = dry_run_host();
         let numbers: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
         let batch = RecordBatch::try_from_iter([("email", numbers)]).expect("batch");
         let segment = FakeSegment::new([batch]).expect("segment");
-        let settings = json!({
-            "ad_account": "act_1000000001",
-            "audience": {"name": "test {field}", "fields": ["email"]},
-        });
-        let request = ExportRequest {
-            pipeline: "unit".to_owned(),
-            settings: settings.to_string(),
-            dry_run: true,
-            resume: Vec::new(),
-        };
-        let err = FacebookPlugin::export_segment(&host, request, &segment).expect_err("Int64");
+        let err =
+            FacebookPlugin::export_segment(&host, email_dry_run(), &segment).expect_err("Int64");
         assert!(
             matches!(&err, PluginError::InvalidInput(m) if m.contains("`email`") && m.contains("Int64")),
             "{err:?}"
@@ -168,10 +178,7 @@ mod tests {
 
     #[test]
     fn dry_run_export_uploads_digests_and_rejects_the_rest() {
-        // In a dry run the host answers every request with a synthetic `{"id": ...}`.
-        let host = FakeHost::new()
-            .with_endpoints(["graph"])
-            .responding(|_| Ok(Response::json(200, &json!({"id": "990000000000001"}))));
+        let host = dry_run_host();
         let emails = [
             Some(" Mary@Example.com "),
             None,
@@ -180,18 +187,9 @@ mod tests {
             Some("john@example.org"),
         ];
         let segment = FakeSegment::from_strings(&[("email", &emails)], 2).expect("segment");
-        let settings = json!({
-            "ad_account": "act_1000000001",
-            "audience": {"name": "test {field}", "fields": ["email"]},
-        });
-        let plan = FacebookPlugin::validate(&settings.to_string()).expect("valid settings");
+        let request = email_dry_run();
+        let plan = FacebookPlugin::validate(&request.settings).expect("valid settings");
         assert_eq!(plan.fields, ["email"]);
-        let request = ExportRequest {
-            pipeline: "unit".to_owned(),
-            settings: settings.to_string(),
-            dry_run: true,
-            resume: Vec::new(),
-        };
         let report = FacebookPlugin::export_segment(&host, request, &segment).expect("exported");
 
         let audience = &report.audiences[0];
