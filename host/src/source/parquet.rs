@@ -8,7 +8,6 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::column::reader::ColumnReader;
 use parquet::data_type::ByteArray;
-use parquet::errors::ParquetError;
 use parquet::file::reader::{FileReader as _, SerializedFileReader};
 
 use super::{ColumnMapping, FileReader, Projection, SourceError};
@@ -106,7 +105,7 @@ impl ParquetFile {
     /// the batch starts. Only runs once a read has failed.
     fn failure_in(&self, index: usize) -> Option<String> {
         let start = self.rows_read;
-        let mut alone = self.reader_of(index).ok()?;
+        let mut alone = self.reader_of(index)?;
         if !alone.any(|batch| batch.is_err()) {
             return None;
         }
@@ -163,9 +162,8 @@ impl ParquetFile {
     }
 
     /// A reader of file column `index` alone over the rows of the batch that failed.
-    fn reader_of(&self, index: usize) -> Result<ParquetRecordBatchReader, ParquetError> {
-        let file = File::open(&self.path).map_err(|e| ParquetError::External(Box::new(e)))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    fn reader_of(&self, index: usize) -> Option<ParquetRecordBatchReader> {
+        let builder = builder(&self.path).ok()?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
         builder
             .with_projection(mask)
@@ -173,6 +171,7 @@ impl ParquetFile {
             .with_limit(self.batch_rows)
             .with_batch_size(self.batch_rows)
             .build()
+            .ok()
     }
 }
 

@@ -77,11 +77,7 @@ pub const DIGESTS_BY: DigestsBy = if cfg!(all(
     not(feature = "portable-digest")
 )) {
     DigestsBy::Host
-} else if cfg!(all(
-    target_arch = "wasm32",
-    feature = "portable-digest",
-    target_feature = "simd128"
-)) {
+} else if cfg!(portable_digest_simd128) {
     DigestsBy::Simd128
 } else {
     DigestsBy::EachAsPushed
@@ -170,14 +166,7 @@ impl PendingDigests {
     pub fn hash_into(&self, slots: &mut [[u8; 64]]) {
         match DIGESTS_BY {
             DigestsBy::Host => self.hash_into_by_host(slots),
-            #[cfg(any(
-                test,
-                all(
-                    target_arch = "wasm32",
-                    feature = "portable-digest",
-                    target_feature = "simd128"
-                )
-            ))]
+            #[cfg(any(test, portable_digest_simd128))]
             DigestsBy::Simd128 => self.hash_into_x4(slots),
             // `Simd128` is never selected without SIMD128.
             _ => self.hash_into_each(slots),
@@ -224,14 +213,7 @@ impl PendingDigests {
     }
 
     /// [`hash_into`](Self::hash_into) through the four-lane hasher.
-    #[cfg(any(
-        test,
-        all(
-            target_arch = "wasm32",
-            feature = "portable-digest",
-            target_feature = "simd128"
-        )
-    ))]
+    #[cfg(any(test, portable_digest_simd128))]
     fn hash_into_x4(&self, slots: &mut [[u8; 64]]) {
         let messages: Vec<(usize, &[u8])> = self.messages().collect();
         super::sha256x4::hash_many(

@@ -35,14 +35,7 @@ pub mod ascii;
 pub mod bytes;
 pub mod digest;
 pub mod phone;
-#[cfg(any(
-    test,
-    all(
-        target_arch = "wasm32",
-        feature = "portable-digest",
-        target_feature = "simd128"
-    )
-))]
+#[cfg(any(test, portable_digest_simd128))]
 mod sha256x4;
 pub mod strings;
 
